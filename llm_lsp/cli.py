@@ -1,0 +1,204 @@
+"""``llm-lsp``: serve the protocol (stdio by default), or run the pipeline from a shell.
+
+llm-lsp                         serve over stdio (what editors start)
+llm-lsp --tcp 127.0.0.1:2087    serve over TCP (debugging)
+llm-lsp complete FILE:LINE:COL  print the suggestion the server would give there (1-based line and column)
+llm-lsp models                  list the models every provider offers, with capabilities
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from llm_lsp import __version__, logs
+from llm_lsp.config.sources import Layer, defaults_layer, env_layer, flags_layer, load
+
+log = logging.getLogger("llm_lsp.cli")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and server (no API key needed for local servers)")
+    g.add_argument("--provider", help="provider id the --base-url and --model flags refer to (default: ollama)")
+    g.add_argument("--base-url", help="URL of that provider's server, e.g. http://127.0.0.1:1234")
+    g.add_argument("--model", help='completion model, "provider/model" or a name on --provider')
+    g.add_argument(
+        "--settings", help="settings as JSON, or a path to a JSON file (same shape as initializationOptions)"
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: protocol too)")
+    p.add_argument("--log-file", help="also log to this file")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llm-lsp", description="LLM completions for any editor, over LSP.")
+    p.add_argument("--version", action="version", version=f"llm-lsp {__version__}")
+    p.add_argument("--stdio", action="store_true", help="serve over stdio (the default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="serve over TCP instead of stdio")
+    _common(p)
+    sub = p.add_subparsers(dest="command")
+    c = sub.add_parser("complete", help="print the suggestion for a position in a file")
+    c.add_argument("where", metavar="FILE:LINE:COL", help="1-based line and column (column in characters)")
+    c.add_argument("--json", action="store_true", help="print a JSON object with the model, timing and text")
+    _common(c)
+    m = sub.add_parser("models", help="list discovered models and their capabilities")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.add_argument("--capability", help="only models with this capability (fim, chat, embedding, ...)")
+    _common(m)
+    return p
+
+
+def base_layers(args: argparse.Namespace) -> list[Layer]:
+    layers: list[Layer] = [
+        ("defaults", defaults_layer()),
+        ("environment", env_layer()),
+        ("command line", flags_layer(args.provider, args.base_url, args.model)),
+    ]
+    if args.settings:
+        layers.append(("--settings", _read_settings(args.settings)))
+    return layers
+
+
+def _read_settings(value: str) -> Any:
+    text = value
+    if not value.lstrip().startswith("{"):
+        text = Path(value).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise SystemExit(f"llm-lsp: --settings is not valid JSON: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logs.setup(args.verbose, args.log_file)
+    if args.command == "complete":
+        return asyncio.run(_complete(args))
+    if args.command == "models":
+        return asyncio.run(_models(args))
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from llm_lsp.server import create_server
+
+    server = create_server(base_layers(args))
+    logs.attach_to_server(server)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _services(args: argparse.Namespace):
+    from llm_lsp.server import Services, new_http_client
+
+    settings, problems = load(base_layers(args))
+    for p in problems:
+        print(f"llm-lsp: configuration: {p}", file=sys.stderr)
+    services = Services(settings, new_http_client())
+    for msg in services.provider_problems:
+        print(f"llm-lsp: {msg}", file=sys.stderr)
+    return services
+
+
+def _parse_where(where: str) -> tuple[Path, int, int]:
+    path, sep, rest = where.rpartition(":")
+    path2, sep2, line = path.rpartition(":")
+    if not sep or not sep2 or not line.isdigit() or not rest.isdigit():
+        raise SystemExit(f"llm-lsp: expected FILE:LINE:COL (1-based), got {where!r}")
+    return Path(path2), int(line), int(rest)
+
+
+async def _complete(args: argparse.Namespace) -> int:
+    from llm_lsp.completion.context import PositionError, position_to_offset
+    from llm_lsp.completion.pipeline import CompletionInput
+    from llm_lsp.providers.base import ProviderError
+
+    path, line, col = _parse_where(args.where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"llm-lsp: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        offset = position_to_offset(text, line - 1, col - 1, "utf-32")
+    except PositionError as exc:
+        print(f"llm-lsp: {path}:{line}:{col}: {exc}", file=sys.stderr)
+        return 2
+    services = _services(args)
+    try:
+        inp = CompletionInput(text=text, offset=offset, key=str(path), filename=path.name, automatic=False)
+        suggestion = await services.engine.complete(inp)
+    except ProviderError as exc:
+        print(f"llm-lsp: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await services.http.aclose()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": suggestion.model_id if suggestion else None,
+                    "text": suggestion.text if suggestion else "",
+                    "latencyMs": round(suggestion.latency_ms, 1) if suggestion else None,
+                }
+            )
+        )
+    elif suggestion is None:
+        print("llm-lsp: the model had nothing to suggest here", file=sys.stderr)
+        return 1
+    else:
+        print(f"# {suggestion.model_id}, {suggestion.latency_ms:.0f} ms", file=sys.stderr)
+        sys.stdout.write(suggestion.text + "\n")
+    return 0 if suggestion else 1
+
+
+async def _models(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        models = await services.router.discover()
+    finally:
+        await services.http.aclose()
+    if args.capability:
+        models = [m for m in models if args.capability in m.capabilities]
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": m.id,
+                        "provider": m.provider,
+                        "name": m.name,
+                        "capabilities": sorted(m.capabilities),
+                        "contextLength": m.context_length,
+                        "loaded": m.loaded,
+                        "sizeBytes": m.size_bytes,
+                        "quantization": m.quantization,
+                        "family": m.family,
+                        "local": m.local,
+                    }
+                    for m in models
+                ],
+                indent=2,
+            )
+        )
+        return 0 if models else 1
+    for p in services.providers.values():
+        n = sum(1 for m in models if m.provider == p.id)
+        print(f"{p.id:<10} {p.base_url:<32} {n} model(s)", file=sys.stderr)
+    if not models:
+        print("llm-lsp: no models found. Is Ollama or LM Studio running? (see --base-url)", file=sys.stderr)
+        return 1
+    width = max(len(m.id) for m in models)
+    for m in models:
+        ctx = f"{m.context_length:>7}" if m.context_length else "      ?"
+        loaded = "loaded" if m.loaded else ""
+        print(f"{m.id:<{width}}  ctx {ctx}  {','.join(sorted(m.capabilities)):<34} {loaded}")
+    return 0
