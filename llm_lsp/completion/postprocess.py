@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 _CLOSERS = set(")]}>\"'`;:,. \t")
-_OPENERS = ("(", "[", "{", ":", "=>", "->", "=", " do", " then", "\\")
+_OPENERS = ("(", "[", "{", ":", "=>", "->", " do", " then", "\\")
 # Special tokens that leak when a template or server is misconfigured.
 _LEAKS = re.compile(
     r"<\|[a-z_]+\|>|<\/?(?:fim_\w+|file_sep|PRE|SUF|MID|EOT)>|<｜[^｜]+｜>|\[(?:PREFIX|SUFFIX|MIDDLE)\]"
@@ -117,12 +117,12 @@ def _cut_leaks(text: str) -> str:
 def _drop_repeats(text: str) -> str:
     """Stop at the second repetition of a non-trivial line run (models loop)."""
     lines = text.split("\n")
+    keys = [ln.strip() for ln in lines]
     seen: dict[str, int] = {}
-    for i, ln in enumerate(lines):
-        key = ln.strip()
+    for i, key in enumerate(keys):
         if len(key) < 4:
             continue
-        if key in seen and i - seen[key] >= 1 and lines[seen[key] : i] == lines[i : i + (i - seen[key])]:
+        if key in seen and keys[seen[key] : i] == keys[i : i + (i - seen[key])]:
             return "\n".join(lines[:i])
         seen.setdefault(key, i)
     return text
