@@ -48,9 +48,7 @@ def register(server: LlmLanguageServer) -> None:
                     label=item.label,
                     kind=types.CompletionItemKind.Snippet if "\n" in suggestion.text else types.CompletionItemKind.Text,
                     detail=f"llm-lsp · {suggestion.model_id}",
-                    documentation=types.MarkupContent(
-                        kind=types.MarkupKind.Markdown, value=f"```\n{item.documentation}\n```"
-                    ),
+                    documentation=_documentation(server, item.documentation),
                     sort_text="0000",
                     filter_text=item.filter_text,
                     preselect=True,
@@ -69,3 +67,13 @@ def _snippet_support(server: LlmLanguageServer) -> bool:
     comp = td.completion if td else None
     item = comp.completion_item if comp else None
     return bool(item and item.snippet_support)
+
+
+def _documentation(server: LlmLanguageServer, text: str) -> types.MarkupContent:
+    caps = server.client_capabilities
+    td = caps.text_document if caps else None
+    comp = td.completion if td else None
+    item = comp.completion_item if comp else None
+    if item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format:
+        return types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{text}\n```")
+    return types.MarkupContent(kind=types.MarkupKind.PlainText, value=text)

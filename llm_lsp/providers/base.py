@@ -115,6 +115,12 @@ class BadResponse(ProviderError):
     kind = "bad_response"
 
 
+class ServerFailed(ProviderError):
+    """The server answered with an error of its own (5xx, or an error line in the middle of a stream)."""
+
+    kind = "server_error"
+
+
 class ProviderTimeout(ProviderError):
     kind = "timeout"
 

@@ -18,6 +18,7 @@ from llm_lsp.providers.base import (
     Overloaded,
     Provider,
     ProviderError,
+    ServerFailed,
     error_text,
 )
 
@@ -28,7 +29,9 @@ class SseEvent:
     data: str
 
 
-def classify(provider: Provider, status: int, body: Any, raw: str, model: str | None) -> ProviderError:
+def classify(
+    provider: Provider, status: int, body: Any, raw: str, model: str | None, *, in_stream: bool = False
+) -> ProviderError:
     """Turn an error answer (any status, or a 200 carrying an error body) into a typed ProviderError."""
     msg = error_text(body) or raw.strip()[:300] or f"HTTP {status}"
     low = msg.lower()
@@ -53,6 +56,12 @@ def classify(provider: Provider, status: int, body: Any, raw: str, model: str | 
             provider=provider.id,
             model=model,
         )
+    if in_stream:
+        return ServerFailed(
+            f"{where}: the server reported an error mid-stream: {msg}", provider=provider.id, model=model
+        )
+    if status >= 500:
+        return ServerFailed(f"{where}: server error (HTTP {status}): {msg}", provider=provider.id, model=model)
     return BadResponse(f"{where}: HTTP {status}: {msg}", provider=provider.id, model=model)
 
 
@@ -129,7 +138,7 @@ async def ndjson(provider: Provider, resp: httpx.Response, model: str | None) ->
         if not isinstance(obj, dict):
             raise BadResponse(f"{provider.id}: unexpected stream line {line[:120]!r}", provider=provider.id)
         if error_text(obj) is not None:
-            raise classify(provider, 200, obj, line, model)
+            raise classify(provider, 200, obj, line, model, in_stream=True)
         yield obj
 
 
@@ -164,5 +173,5 @@ async def sse_json(provider: Provider, resp: httpx.Response, model: str | None) 
         if not isinstance(obj, dict):
             raise BadResponse(f"{provider.id}: unexpected event {ev.data[:120]!r}", provider=provider.id)
         if error_text(obj) is not None:
-            raise classify(provider, 200, obj, ev.data, model)
+            raise classify(provider, 200, obj, ev.data, model, in_stream=True)
         yield obj

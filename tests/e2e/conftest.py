@@ -47,9 +47,7 @@ async def lsp(
     caps = client_capabilities(client)
     if encodings is not None:
         caps.general = types.GeneralClientCapabilities(position_encodings=encodings)
-    result = await lc.initialize_session(
-        types.InitializeParams(capabilities=caps, initialization_options=init_options)
-    )
+    result = await lc.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=init_options))
     lc.init_result = result  # type: ignore[attr-defined]
     try:
         yield lc

@@ -41,7 +41,10 @@ async def test_ollama_raw_template_for_a_model_without_insert(ollama):
 
 async def test_lmstudio_completions_with_template(lmstudio):
     lmstudio.response_text = "return a + b"
-    opts = {"completion": {"model": "lmstudio/qwen2.5-coder-1.5b-instruct"}, "providers": only(lmstudio={"baseUrl": lmstudio.url})}
+    opts = {
+        "completion": {"model": "lmstudio/qwen2.5-coder-1.5b-instruct"},
+        "providers": only(lmstudio={"baseUrl": lmstudio.url}),
+    }
     async with lsp(opts) as lc:
         uri = open_doc(lc, SOURCE + AFTER)
         assert texts(await inline(lc, uri, end_of(SOURCE))) == ["return a + b"]

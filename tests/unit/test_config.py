@@ -28,7 +28,10 @@ def test_env_aliases_and_default_models():
     assert layer["providers"]["ollama"]["baseUrl"] == "http://h:1"
     assert layer["providers"]["lmstudio"]["baseUrl"] == "http://h:2"
     assert layer["completion"]["model"] == "ollama/qwen2.5-coder:1.5b"
-    assert env_layer({"OLLAMA_HOST": "h:3", "OLLAMA_BASE_URL": "http://x"})["providers"]["ollama"]["baseUrl"] == "http://h:3"
+    assert (
+        env_layer({"OLLAMA_HOST": "h:3", "OLLAMA_BASE_URL": "http://x"})["providers"]["ollama"]["baseUrl"]
+        == "http://h:3"
+    )
     assert env_layer({"LM_STUDIO_MODEL": "m"})["completion"]["model"] == "lmstudio/m"
 
 
@@ -53,8 +56,13 @@ def test_bad_values_fall_back_to_the_layer_below_and_are_reported_with_source():
         [
             ("defaults", defaults_layer()),
             ("command line", {"completion": {"maxTokens": 50}}),
-            ("initializationOptions", {"completion": {"maxTokens": -1, "temperature": 0.7, "modle": "x"},
-                                       "providers": {"ollama": {"timeoutMs": "soon"}}}),
+            (
+                "initializationOptions",
+                {
+                    "completion": {"maxTokens": -1, "temperature": 0.7, "modle": "x"},
+                    "providers": {"ollama": {"timeoutMs": "soon"}},
+                },
+            ),
         ]
     )
     assert settings.completion.max_tokens == 50  # the command line's value, not -1, not the default
