@@ -90,6 +90,14 @@ def template_names() -> list[str]:
     return list(_BY_NAME)
 
 
+FIM_MODES = ("auto", "native", "suffix", "template", "chat")
+
+
+def template_for_mode(model_name: str, mode: str) -> FimTemplate | None:
+    """The template a FIM mode implies: a named template, or the one for the model's family."""
+    return template_for(model_name, None if mode in FIM_MODES else mode)
+
+
 HOLE = "<FILL_HERE>"
 
 _CHAT_SYSTEM = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 PROVIDER_KINDS = ("ollama", "lmstudio", "llamacpp", "openai")
@@ -38,6 +38,15 @@ class ProviderConfig(Section):
         description='How to fill in the middle: "auto", "native" (server template: Ollama suffix, llama.cpp /infill), '
         '"suffix" (OpenAI `suffix` field), "template" (FIM template by model family), "chat", or a template name.',
     )
+
+    @field_validator("fim_mode")
+    @classmethod
+    def _known_fim_mode(cls, value: str) -> str:
+        from llm_lsp.completion.fim import FIM_MODES, template_names
+
+        if value not in FIM_MODES and value not in template_names():
+            raise ValueError(f"must be one of {', '.join(FIM_MODES)} or a template: {', '.join(template_names())}")
+        return value
 
 
 class CompletionConfig(Section):

@@ -69,11 +69,11 @@ def _snippet_support(server: LlmLanguageServer) -> bool:
     return bool(item and item.snippet_support)
 
 
-def _documentation(server: LlmLanguageServer, text: str) -> types.MarkupContent:
+def _documentation(server: LlmLanguageServer, text: str) -> str | types.MarkupContent:
     caps = server.client_capabilities
     td = caps.text_document if caps else None
     comp = td.completion if td else None
     item = comp.completion_item if comp else None
     if item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format:
         return types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{text}\n```")
-    return types.MarkupContent(kind=types.MarkupKind.PlainText, value=text)
+    return text  # a plain string: every client takes that

@@ -159,6 +159,7 @@ class Provider(abc.ABC):
         self.settings = settings
         self.http = http
         self._models: dict[str, ModelInfo] = {}
+        self._announced: set[tuple[str, str]] = set()
 
     @property
     def id(self) -> str:
@@ -210,6 +211,12 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def stream_chat(self, model: str, req: ChatRequest) -> AsyncGenerator[Chunk, None]:
         """Answer a conversation."""
+
+    def announce_fim(self, model: str, how: str) -> None:
+        """Log once per model how a hole is filled (native endpoint, which template, or chat)."""
+        if (model, how) not in self._announced:
+            self._announced.add((model, how))
+            log.info("%s: filling in the middle with %s via %s", self.id, model, how)
 
     # ---- shared error mapping
 

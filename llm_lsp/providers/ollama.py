@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from llm_lsp.completion.fim import chat_fill, template_for
+from llm_lsp.completion.fim import chat_fill, template_for, template_for_mode
 from llm_lsp.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -124,7 +124,7 @@ class OllamaProvider(Provider):
     async def stream_fim(self, model: str, req: FimRequest) -> AsyncGenerator[Chunk, None]:
         info = await self.model_info(model)
         mode = self.settings.fim_mode
-        template = template_for(model, None if mode in ("auto", "native", "chat", "template") else mode)
+        template = template_for_mode(model, mode)
         if mode == "auto":
             mode = "native" if info.native_fim else ("template" if template else "chat")
         if mode == "native" and not info.native_fim:
@@ -135,6 +135,7 @@ class OllamaProvider(Provider):
                 model=model,
             )
         if mode == "chat":
+            self.announce_fim(model, "a fill-the-hole chat prompt (no FIM template known)")
             async for c in chat_fill(lambda chat: self.stream_chat(model, chat), req):
                 yield c
             return
@@ -145,16 +146,17 @@ class OllamaProvider(Provider):
         }
         if mode == "native":
             payload.update(prompt=req.prefix, suffix=req.suffix)
-        else:
-            if template is None:
-                raise FimUnsupported(
-                    f"{self.id}: no FIM template is known for '{model}'; set fimTemplate or fimMode \"chat\"",
-                    provider=self.id,
-                    model=model,
-                )
+            self.announce_fim(model, "/api/generate suffix (the server applies the model's template)")
+        elif template is not None:
             payload.update(prompt=template.render(req.prefix, req.suffix), raw=True)
             payload["options"]["stop"] = list(dict.fromkeys((*req.stop, *template.stop)))
-        log.debug("%s: FIM for %s via %s", self.id, model, "suffix" if mode == "native" else template and template.name)
+            self.announce_fim(model, f"the raw {template.name} template")
+        else:
+            raise FimUnsupported(
+                f"{self.id}: no FIM template is known for '{model}'; set fimMode to a template name or \"chat\"",
+                provider=self.id,
+                model=model,
+            )
         async with open_stream(self, "/api/generate", payload, model=model) as resp:
             async for obj in ndjson(self, resp, model):
                 if obj.get("done"):

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from llm_lsp.completion.fim import chat_fill, template_for
+from llm_lsp.completion.fim import chat_fill, template_for, template_for_mode
 from llm_lsp.providers.base import (
     ChatRequest,
     Chunk,
@@ -68,7 +68,13 @@ class OpenAICompatProvider(Provider):
     async def stream_fim(self, model: str, req: FimRequest) -> AsyncGenerator[Chunk, None]:
         info = await self.model_info(model)
         mode = self.fim_mode(info)
-        log.debug("%s: FIM for %s via %s", self.id, model, mode)
+        template = template_for_mode(model, mode)
+        how = {
+            "native": "the native FIM endpoint",
+            "suffix": "/v1/completions suffix",
+            "chat": "a fill-the-hole chat prompt",
+        }
+        self.announce_fim(model, how.get(mode, f"the {template.name if template else '?'} template"))
         if mode == "native":
             stream = self.native_fim(model, req)
         elif mode == "chat":
@@ -92,7 +98,7 @@ class OpenAICompatProvider(Provider):
         if mode == "suffix":
             payload.update(prompt=req.prefix, suffix=req.suffix)
         else:
-            template = template_for(model, mode if mode not in ("template",) else None)
+            template = template_for_mode(model, mode)
             if template is None:
                 raise FimUnsupported(
                     f"{self.id}: no FIM template is known for '{model}'; set fimMode to \"chat\" or name a template",
