@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from llm_lsp.providers.base import ProviderError
@@ -13,12 +14,20 @@ log = logging.getLogger(__name__)
 class Reporter:
     """``show`` pops a message in the editor; ``clear`` after a success lets the same cause show again later."""
 
+    REPEAT_LOG_S = 30.0  # a failure that repeats on every keystroke is logged again at most this often
+
     def __init__(self, show: Callable[[str, str], None]) -> None:
         self._show = show
         self._shown: set[str] = set()
+        self._logged: dict[str, float] = {}
 
     def failure(self, exc: ProviderError) -> None:
-        log.warning("%s", exc.message)
+        now = time.monotonic()
+        if now - self._logged.get(exc.message, -self.REPEAT_LOG_S) >= self.REPEAT_LOG_S:
+            self._logged[exc.message] = now
+            log.warning("%s", exc.message)
+        else:
+            log.debug("%s", exc.message)
         if exc.cause in self._shown:
             return
         self._shown.add(exc.cause)
@@ -36,3 +45,4 @@ class Reporter:
         if gone:
             log.info("%s: working again", provider)
             self._shown -= gone
+            self._logged.clear()

@@ -112,7 +112,10 @@ class LlmLanguageServer(LanguageServer):
         Provider failures are reported (once per cause), never raised: the answer is then empty.
         """
         doc = self.workspace.get_text_document(uri)
-        text = doc.source
+        try:
+            text = doc.source
+        except OSError:
+            raise JsonRpcInvalidParams(f"{uri} is not open (send textDocument/didOpen first)") from None
         try:
             offset = position_to_offset(text, position.line, position.character, self.encoding())
         except PositionError as exc:

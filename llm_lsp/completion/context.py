@@ -20,15 +20,6 @@ def _units(ch: str, encoding: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1
 
 
-def line_starts(text: str) -> list[int]:
-    starts = [0]
-    i = text.find("\n")
-    while i >= 0:
-        starts.append(i + 1)
-        i = text.find("\n", i + 1)
-    return starts
-
-
 def position_to_offset(text: str, line: int, character: int, encoding: str = "utf-16") -> int:
     """Offset (in code points) of an LSP position counted in ``encoding`` units.
 
@@ -38,11 +29,14 @@ def position_to_offset(text: str, line: int, character: int, encoding: str = "ut
     """
     if line < 0 or character < 0:
         raise PositionError(f"negative position {line}:{character}")
-    starts = line_starts(text)
-    if line >= len(starts):
-        raise PositionError(f"line {line} is past the end of the document ({len(starts)} lines)")
-    start = starts[line]
-    end = starts[line + 1] - 1 if line + 1 < len(starts) else len(text)
+    start = 0
+    for n in range(line):  # only as far as the wanted line
+        nl = text.find("\n", start)
+        if nl < 0:
+            raise PositionError(f"line {line} is past the end of the document ({n + 1} lines)")
+        start = nl + 1
+    nl = text.find("\n", start)
+    end = len(text) if nl < 0 else nl
     if end > start and text[end - 1] == "\r":
         end -= 1
     units = 0

@@ -45,6 +45,10 @@ def register(server: LlmLanguageServer) -> None:
         )
         server.report_problems()
 
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(params: None) -> None:
+        await server.close()
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
         settings = params.settings

@@ -20,8 +20,17 @@ def test_complete_prints_the_suggestion_with_flags(ollama, tmp_path):
     src.write_text("def add(a, b):\n    \n\nprint(add(1, 2))\n")
     ollama.response_text = "return a + b"
     env = clean_env(LM_STUDIO_BASE_URL="http://127.0.0.1:9")  # dead: must not matter with an explicit model
-    r = run("complete", f"{src}:2:5", "--provider", "ollama", "--base-url", ollama.url, "--model", "qwen2.5-coder:1.5b",
-            env=env)
+    r = run(
+        "complete",
+        f"{src}:2:5",
+        "--provider",
+        "ollama",
+        "--base-url",
+        ollama.url,
+        "--model",
+        "qwen2.5-coder:1.5b",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "return a + b\n"
     assert "ollama/qwen2.5-coder:1.5b" in r.stderr

@@ -127,6 +127,9 @@ async def test_out_of_range_position_is_an_invalid_params_error(ollama):
         with pytest.raises(JsonRpcException) as err:
             await inline(lc, uri, types.Position(line=40, character=0))
         assert "past the end" in str(err.value)
+        with pytest.raises(JsonRpcException) as err:
+            await inline(lc, "file:///tmp/never-opened-llm-lsp.py", types.Position(line=0, character=0))
+        assert "is not open" in str(err.value)
         ollama.response_text = "2"
         assert texts(await inline(lc, uri, types.Position(line=0, character=99))) == ["2"]  # clamps to line end
 
