@@ -15,7 +15,7 @@ from pygls.lsp.server import LanguageServer
 from llm_lsp import __version__
 from llm_lsp.completion.context import PositionError, position_to_offset
 from llm_lsp.completion.pipeline import CompletionEngine, CompletionInput, Suggestion
-from llm_lsp.config.model import Settings
+from llm_lsp.config.model import TASKS, Settings
 from llm_lsp.config.sources import Layer, Problem, load
 from llm_lsp.providers.base import Provider, ProviderError
 from llm_lsp.providers.registry import build_providers
@@ -50,8 +50,17 @@ class Services:
         self.http = http
         self.providers: dict[str, Provider]
         self.providers, self.provider_problems = build_providers(settings, http)
-        self.router = Router(self.providers, settings.completion.model)
+        self.router = Router(self.providers, routes_from(settings))
         self.engine = CompletionEngine(self.router, settings.completion)
+
+
+def routes_from(settings: Settings) -> dict[str, list[str]]:
+    """Configured candidates per task; ``completion.model`` is a shorthand for the first completion candidate."""
+    routes = {task: list(getattr(settings.routes, task) or []) for task in TASKS}
+    model = settings.completion.model
+    if model and model not in routes["completion"]:
+        routes["completion"].insert(0, model)
+    return {task: specs for task, specs in routes.items() if specs}
 
 
 class LlmLanguageServer(LanguageServer):

@@ -3,7 +3,7 @@
 A fixed delay (tabby-agent never waits less than 100 ms) is too long for a fast typist and too short
 for a slow one. We learn the user's keystroke rhythm per document and wait a little longer than their
 usual gap (the 90th percentile), so the request fires sooner after the last keystroke while a burst
-still produces one backend request. A slow model raises the margin: a wasted request costs more there
+still produces one backend request (the margin is 15%, and at least 12 ms for jitter). A slow model raises the margin: a wasted request costs more there
 (it holds a one-slot local server for its whole generation).
 """
 
@@ -22,6 +22,7 @@ class AdaptiveDebounce:
     max_ms: float = 300.0
     initial_ms: float = 120.0
     margin: float = 1.15
+    jitter_ms: float = 12.0  # at least this much over the usual gap: event loops and pipes add jitter
     history: int = 24
     _gaps: deque[float] = field(default_factory=deque)
     _last: dict[str, float] = field(default_factory=dict)
@@ -48,7 +49,7 @@ class AdaptiveDebounce:
         p90 = gaps[min(len(gaps) - 1, int(0.9 * len(gaps)))]
         # +0..35% margin as the model gets slower (0 at 0 ms, 35% at >= 2 s).
         margin = self.margin + 0.35 * min(1.0, self._latency_ms / 2000.0)
-        return max(self.min_ms, min(self.max_ms, p90 * margin))
+        return max(self.min_ms, min(self.max_ms, max(p90 * margin, p90 + self.jitter_ms)))
 
     def forget(self, key: str) -> None:
         self._last.pop(key, None)

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from llm_lsp.completion.cache import SuggestionCache
-from llm_lsp.completion.context import char_budget, window
+from llm_lsp.completion.context import Window, char_budget, window
 from llm_lsp.completion.debounce import AdaptiveDebounce
 from llm_lsp.completion.postprocess import Shaper, wants_multiline
 from llm_lsp.config.model import CompletionConfig
-from llm_lsp.providers.base import FimRequest, ProviderError, ProviderTimeout
+from llm_lsp.providers.base import Chunk, FimRequest, ProviderTimeout
 from llm_lsp.routing.router import Route, Router
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class CompletionEngine:
         self.cache = SuggestionCache(config.cache_size)
         self.debounce = AdaptiveDebounce(min_ms=config.debounce_min_ms, max_ms=config.debounce_max_ms)
         self.stats = Stats()
+        self._announced = ""
 
     async def complete(self, inp: CompletionInput) -> Suggestion | None:
         """A suggestion at the cursor, or None when there is nothing worth showing.
@@ -68,67 +70,84 @@ class CompletionEngine:
         self.stats.requests += 1
         if inp.automatic:
             self.debounce.observe_keystroke(inp.key)
-        route = await self.router.completion_route()
-        prefix_chars, suffix_chars = char_budget(
-            route.model.context_length, cfg.max_tokens, cfg.max_prefix_chars, cfg.max_suffix_chars
-        )
-        win = window(inp.text, inp.offset, prefix_chars, suffix_chars)
+        routes = await self.router.route("completion")
+        primary = routes[0]
+        if primary.model_id != self._announced:
+            self._announced = primary.model_id
+            how = "configured" if self.router.routes.get("completion") else "auto: the best discovered FIM model"
+            log.info("completion model: %s (%s)", primary.model_id, how)
+        win = self._window(inp, primary)
         multiline = wants_multiline(win.line_prefix, win.line_suffix, cfg.multiline)
-        cached = self.cache.get(route.model_id, win.prefix, win.suffix)
+        cached = self.cache.get(primary.model_id, win.prefix, win.suffix)
         if cached is not None:
             self.stats.cache_hits += 1
-            return Suggestion(cached, route.model_id, cached=True, multiline="\n" in cached)
+            return Suggestion(cached, primary.model_id, cached=True, multiline="\n" in cached)
         if inp.automatic:
             await asyncio.sleep(self.debounce_s())
         shaper = Shaper(win.line_prefix, win.line_suffix, win.suffix, multiline, cfg.max_lines)
-        req = FimRequest(
-            prefix=win.prefix,
-            suffix=win.suffix,
-            max_tokens=cfg.max_tokens,
-            temperature=cfg.temperature,
-            stop=() if multiline else ("\n",) if win.line_prefix.strip() else (),
-            filename=inp.filename,
-            language=inp.language,
-        )
+        stop = () if multiline else ("\n",) if win.line_prefix.strip() else ()
+
+        def open_stream(route: Route) -> AsyncGenerator[Chunk, None]:
+            w = win if route is primary else self._window(inp, route)
+            req = FimRequest(
+                prefix=w.prefix,
+                suffix=w.suffix,
+                max_tokens=cfg.max_tokens,
+                temperature=cfg.temperature,
+                stop=stop,
+                filename=inp.filename,
+                language=inp.language,
+            )
+            return route.provider.stream_fim(route.model.name, req)
+
         started = time.perf_counter()
-        raw = await self._generate(route, req, shaper)
+        served, raw = await self._generate(routes, open_stream, shaper)
         latency = (time.perf_counter() - started) * 1000.0
         self.debounce.observe_latency(latency)
         text = shaper.finish(raw)
-        log.debug("completion from %s in %.0f ms: %r -> %r", route.model_id, latency, raw[:80], text[:80])
+        log.debug("completion from %s in %.0f ms: %r -> %r", served.model_id, latency, raw[:80], text[:80])
         if not text:
             return None
-        self.cache.put(route.model_id, win.prefix, win.suffix, text)
-        return Suggestion(text, route.model_id, multiline=multiline, latency_ms=latency)
+        self.cache.put(served.model_id, win.prefix, win.suffix, text)
+        return Suggestion(text, served.model_id, multiline=multiline, latency_ms=latency)
+
+    def _window(self, inp: CompletionInput, route: Route) -> Window:
+        cfg = self.config
+        prefix_chars, suffix_chars = char_budget(
+            route.model.context_length, cfg.max_tokens, cfg.max_prefix_chars, cfg.max_suffix_chars
+        )
+        return window(inp.text, inp.offset, prefix_chars, suffix_chars)
 
     def debounce_s(self) -> float:
         fixed = self.config.debounce_ms
         return (fixed if fixed is not None else self.debounce.delay_ms()) / 1000.0
 
-    async def _generate(self, route: Route, req: FimRequest, shaper: Shaper) -> str:
+    async def _generate(
+        self, routes: list[Route], open_stream: Callable[[Route], AsyncGenerator[Chunk, None]], shaper: Shaper
+    ) -> tuple[Route, str]:
         self.stats.backend_requests += 1
         try:
-            return await asyncio.wait_for(self._stream(route, req, shaper), self.config.timeout_ms / 1000.0)
+            return await asyncio.wait_for(self._stream(routes, open_stream, shaper), self.config.timeout_ms / 1000.0)
         except asyncio.TimeoutError:
             raise ProviderTimeout(
-                f"{route.provider.id}: no complete suggestion from {route.model_id} within "
-                f"{self.config.timeout_ms} ms (completion.timeoutMs)",
-                provider=route.provider.id,
-                model=route.model.name,
+                f"no complete suggestion from {routes[0].model_id} within {self.config.timeout_ms} ms "
+                "(completion.timeoutMs)",
+                provider=routes[0].provider.id,
+                model=routes[0].model.name,
             ) from None
-        except ProviderError:
-            if not self.router.completion_model:
-                self.router.forget_auto()
-            raise
 
-    async def _stream(self, route: Route, req: FimRequest, shaper: Shaper) -> str:
+    async def _stream(
+        self, routes: list[Route], open_stream: Callable[[Route], AsyncGenerator[Chunk, None]], shaper: Shaper
+    ) -> tuple[Route, str]:
         parts: list[str] = []
-        async with aclosing(route.provider.stream_fim(route.model.name, req)) as stream:
-            async for chunk in stream:
+        served = routes[0]
+        async with aclosing(self.router.stream("completion", routes, open_stream)) as stream:
+            async for route, chunk in stream:
+                served = route
                 parts.append(chunk.text)
                 if chunk.finish_reason:
                     break
                 if shaper.done("".join(parts)):
                     self.stats.early_stops += 1
                     break
-        return "".join(parts)
+        return served, "".join(parts)

@@ -65,8 +65,34 @@ class CompletionConfig(Section):
     timeout_ms: int = Field(15000, ge=100, description="Give up on one completion after this long.")
 
 
+TASKS = ("completion", "chat", "edit", "embed")
+
+
+class RoutesConfig(Section):
+    """Per task, an ordered list of candidates: "provider/model", "provider/*" (any model there that can do the
+    task) or "auto" (the best discovered model). The first healthy candidate serves; on failure the next one does."""
+
+    completion: list[str] | None = None
+    chat: list[str] | None = None
+    edit: list[str] | None = None
+    embed: list[str] | None = None
+
+    @field_validator("completion", "chat", "edit", "embed", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("completion", "chat", "edit", "embed")
+    @classmethod
+    def _not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not all(v.strip() for v in value):
+            raise ValueError("candidates must be non-empty strings")
+        return value
+
+
 class Settings(Section):
     completion: CompletionConfig = Field(default_factory=CompletionConfig)
+    routes: RoutesConfig = Field(default_factory=RoutesConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     log_level: Literal["error", "warning", "info", "debug"] = "info"
 

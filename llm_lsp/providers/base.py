@@ -212,6 +212,14 @@ class Provider(abc.ABC):
     def stream_chat(self, model: str, req: ChatRequest) -> AsyncGenerator[Chunk, None]:
         """Answer a conversation."""
 
+    @abc.abstractmethod
+    async def probe(self) -> None:
+        """A light check that the server is up and is what it claims to be; raises ProviderError otherwise."""
+
+    @abc.abstractmethod
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        """One vector per input."""
+
     def announce_fim(self, model: str, how: str) -> None:
         """Log once per model how a hole is filled (native endpoint, which template, or chat)."""
         if (model, how) not in self._announced:

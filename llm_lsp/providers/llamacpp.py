@@ -6,9 +6,18 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from llm_lsp.providers.base import Chunk, FimRequest, FimUnsupported, ModelInfo, ProviderError, Usage
+from llm_lsp.providers.base import (
+    BadResponse,
+    Chunk,
+    FimRequest,
+    FimUnsupported,
+    ModelInfo,
+    Overloaded,
+    ProviderError,
+    Usage,
+)
 from llm_lsp.providers.openai_compat import OpenAICompatProvider, infer_capabilities
-from llm_lsp.providers.wire import get_json, open_stream, sse_json
+from llm_lsp.providers.wire import get_json, get_text, open_stream, sse_json
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +31,18 @@ class LlamaCppProvider(OpenAICompatProvider):
 
     def kind_label(self) -> str:
         return "llama.cpp server"
+
+    async def probe(self) -> None:
+        status, _ = await get_text(self, "/health")
+        if status == 503:
+            raise Overloaded(
+                f"{self.id}: llama.cpp server at {self.base_url} is still loading its model", provider=self.id
+            )
+        if status != 200:
+            raise BadResponse(
+                f"{self.id}: {self.base_url} answered GET /health with HTTP {status}: not a llama.cpp server?",
+                provider=self.id,
+            )
 
     async def list_models(self) -> list[ModelInfo]:
         body = await get_json(self, self.models_path)

@@ -65,6 +65,14 @@ class LMStudioProvider(OpenAICompatProvider):
     def kind_label(self) -> str:
         return "LM Studio"
 
+    async def probe(self) -> None:
+        try:
+            body = await get_json(self, "/lmstudio-greeting")
+        except BadResponse:
+            body = None  # older versions have no greeting: any OpenAI-compatible answer will do
+        if not (isinstance(body, dict) and body.get("lmstudio") is True):
+            await super().probe()
+
     async def list_models(self) -> list[ModelInfo]:
         try:
             body = await get_json(self, "/api/v1/models")

@@ -9,6 +9,7 @@ from typing import Any
 
 from llm_lsp.completion.fim import chat_fill, template_for, template_for_mode
 from llm_lsp.providers.base import (
+    BadResponse,
     ChatMessage,
     ChatRequest,
     Chunk,
@@ -20,7 +21,7 @@ from llm_lsp.providers.base import (
     ProviderError,
     Usage,
 )
-from llm_lsp.providers.wire import get_json, ndjson, open_stream
+from llm_lsp.providers.wire import get_json, get_text, ndjson, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,24 @@ class OllamaProvider(Provider):
 
     def kind_label(self) -> str:
         return "Ollama"
+
+    async def probe(self) -> None:
+        status, text = await get_text(self, "/")
+        if status != 200 or "ollama is running" not in text.lower():
+            raise BadResponse(
+                f"{self.id}: {self.base_url} answered GET / with HTTP {status} {text[:60]!r}: not an Ollama server "
+                f"(set providers.{self.id}.kind to the right kind)",
+                provider=self.id,
+            )
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        body = await get_json(self, "/api/embed", json={"model": model, "input": inputs}, model=model)
+        vectors = body.get("embeddings")
+        if not isinstance(vectors, list) or len(vectors) != len(inputs):
+            raise BadResponse(
+                f"{self.id}: /api/embed returned no embeddings for {model}", provider=self.id, model=model
+            )
+        return vectors
 
     async def _loaded(self) -> set[str]:
         try:

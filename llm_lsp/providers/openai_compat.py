@@ -11,6 +11,7 @@ from typing import Any
 
 from llm_lsp.completion.fim import chat_fill, template_for, template_for_mode
 from llm_lsp.providers.base import (
+    BadResponse,
     ChatRequest,
     Chunk,
     FimRequest,
@@ -57,6 +58,19 @@ class OpenAICompatProvider(Provider):
                 if isinstance(m, dict) and m.get("id")
             ]
         )
+
+    async def probe(self) -> None:
+        await get_json(self, self.models_path)
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        body = await get_json(self, "/v1/embeddings", json={"model": model, "input": inputs}, model=model)
+        data = sorted((d for d in body.get("data") or [] if isinstance(d, dict)), key=lambda d: d.get("index", 0))
+        vectors = [d.get("embedding") for d in data]
+        if len(vectors) != len(inputs) or not all(isinstance(v, list) for v in vectors):
+            raise BadResponse(
+                f"{self.id}: /v1/embeddings returned no embeddings for {model}", provider=self.id, model=model
+            )
+        return vectors  # type: ignore[return-value]
 
     def fim_mode(self, info: ModelInfo) -> str:
         """How to fill a hole with this model: native (server-side), suffix, template or chat."""

@@ -76,6 +76,17 @@ def parse_json(provider: Provider, text: str, model: str | None) -> Any:
         ) from None
 
 
+async def get_text(provider: Provider, path: str) -> tuple[int, str]:
+    """GET a path and return (status, body text): for fingerprints."""
+    try:
+        resp = await provider.http.get(provider.base_url + path, headers=provider.headers(), timeout=provider.timeout())
+    except httpx.TimeoutException:
+        raise provider.timed_out(None) from None
+    except httpx.TransportError as exc:
+        raise provider.unreachable(exc) from None
+    return resp.status_code, resp.text
+
+
 async def get_json(provider: Provider, path: str, *, model: str | None = None, **kw: Any) -> Any:
     """GET or POST (when ``json=`` is given) and return the decoded body; raise a ProviderError otherwise."""
     method = "POST" if "json" in kw else "GET"

@@ -1,17 +1,37 @@
-"""Which provider and model serve a task. For now: the configured model, or the best discovered FIM model."""
+"""Which provider and model serve a task, with health, fallback and an inventory of discovered models.
+
+Retries, fallback, health and metrics live here, once; providers only speak their wire format.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from llm_lsp.providers.base import ModelInfo, ModelNotFound, Provider, ProviderError
+from llm_lsp.providers.base import (
+    AuthFailed,
+    Chunk,
+    FimUnsupported,
+    ModelInfo,
+    ModelNotFound,
+    Provider,
+    ProviderError,
+)
+from llm_lsp.routing.health import Health, Status
+from llm_lsp.routing.select import TASK_CAPABILITY, expand, split_model_id
 
 log = logging.getLogger(__name__)
 
-REDISCOVER_S = 10.0  # after a failure, how soon an automatic choice may be made again
+PROBE_TICK_S = 0.25
+DISCOVERY_INTERVAL_S = 60.0
+# Failures that say nothing about the server's health: the request or configuration is at fault.
+SOFT_FAILURES = (ModelNotFound, FimUnsupported, AuthFailed)
+
+__all__ = ["Route", "Router", "split_model_id"]
 
 
 @dataclass(frozen=True)
@@ -24,98 +44,247 @@ class Route:
         return self.model.id
 
 
-def split_model_id(model_id: str, provider_ids: list[str]) -> tuple[str | None, str]:
-    """``provider/model`` -> (provider, model); a name whose first part is no provider id is a bare model name.
+@dataclass(frozen=True)
+class Event:
+    at: float
+    task: str
+    text: str
 
-    LM Studio names contain slashes (``lmstudio-community/qwen2.5-coder``), so only a known provider id
-    counts as a prefix.
-    """
-    head, sep, rest = model_id.partition("/")
-    if sep and head in provider_ids:
-        return head, rest
-    return None, model_id
+
+class NoRoute(ProviderError):
+    kind = "no_route"
 
 
 class Router:
-    def __init__(self, providers: dict[str, Provider], completion_model: str | None) -> None:
+    def __init__(
+        self,
+        providers: dict[str, Provider],
+        routes: dict[str, list[str]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.providers = providers
-        self.completion_model = completion_model
-        self._auto: Route | None = None
-        self._auto_failed_at = 0.0
-        self._lock = asyncio.Lock()
+        self.routes = routes  # task -> configured candidate specs
+        self.overrides: dict[str, str] = {}  # task -> model chosen in this session (llm-lsp/selectModel)
+        self.health = {pid: Health() for pid in providers}
+        self.inventory: dict[str, list[ModelInfo]] = {}
+        self.events: deque[Event] = deque(maxlen=20)  # recent fallbacks and errors, for status
+        self.on_change: Callable[[], None] = lambda: None
+        self.clock = clock
+        self._discovering: dict[str, asyncio.Future[list[ModelInfo]]] = {}
+        self._last_discovery = 0.0
 
-    async def discover(self) -> list[ModelInfo]:
-        """Every enabled provider's models; a provider that fails is skipped (and logged)."""
+    # ------------------------------------------------------------------ candidates
 
-        async def one(p: Provider) -> list[ModelInfo]:
+    def specs(self, task: str) -> list[str]:
+        specs = list(self.routes.get(task) or ["auto"])
+        chosen = self.overrides.get(task)
+        if chosen:
+            specs = [chosen, *[s for s in specs if s != chosen]]
+        return specs
+
+    async def candidates(self, task: str, *, healthy_only: bool = True) -> list[Route]:
+        """Concrete routes for a task, in preference order; unavailable providers left out when asked."""
+        await self._ensure_inventory()
+        capability = TASK_CAPABILITY[task]
+        out: list[Route] = []
+        seen: set[str] = set()
+        for spec in self.specs(task):
+            for info in await self._resolve_spec(spec, capability):
+                if info.id in seen or info.provider not in self.providers:
+                    continue
+                if healthy_only and not self.health[info.provider].usable:
+                    continue
+                seen.add(info.id)
+                out.append(Route(self.providers[info.provider], info))
+        return out
+
+    async def _resolve_spec(self, spec: str, capability: str) -> list[ModelInfo]:
+        provider_id, name = split_model_id(spec, list(self.providers))
+        if provider_id is not None and name not in ("*", ""):
+            known = {m.name: m for m in self.inventory.get(provider_id, [])}
+            if name in known:
+                return [known[name]]
+            if not self.health[provider_id].usable:
+                # Keep the candidate so that status can show it; routing skips it by health.
+                return [ModelInfo(provider_id, name, local=self.providers[provider_id].local)]
             try:
-                return await p.list_models()
+                return [await self.providers[provider_id].model_info(name)]
+            except ModelNotFound as exc:
+                self.note("routing", exc.message)
+                raise
             except ProviderError as exc:
-                log.info("discovery: %s", exc.message)
-                return []
+                self.failed(self.providers[provider_id], exc)
+                return [ModelInfo(provider_id, name, local=self.providers[provider_id].local)]
+        return expand(spec, capability, self.inventory, list(self.providers))
 
-        found = await asyncio.gather(*(one(p) for p in self.providers.values()))
-        return [m for models in found for m in models]
-
-    async def completion_route(self) -> Route:
-        if self.completion_model:
-            return await self._explicit(self.completion_model)
-        async with self._lock:
-            if self._auto is not None:
-                return self._auto
-            if time.monotonic() - self._auto_failed_at < REDISCOVER_S and self._auto_failed_at:
-                raise ModelNotFound(self._no_model_message(), provider="router")
-            models = await self.discover()
-            best = pick_fim_model(models)
-            if best is None:
-                self._auto_failed_at = time.monotonic()
-                raise ModelNotFound(self._no_model_message(models), provider="router")
-            self._auto = Route(self.providers[best.provider], best)
-            log.info(
-                "completion model not configured: using %s (first discovered model that can fill in the middle)",
-                best.id,
+    async def route(self, task: str) -> list[Route]:
+        """Candidates to try for one request; raises NoRoute with an actionable message when there are none."""
+        try:
+            routes = await self.candidates(task)
+        except ModelNotFound:
+            routes = []
+            if len(self.specs(task)) == 1:
+                raise
+        if routes:
+            return routes
+        everything = await self.candidates(task, healthy_only=False)
+        if everything:
+            down = ", ".join(
+                f"{p.id} ({self.health[p.id].last_error or 'unavailable'})"
+                for p in {r.provider.id: r.provider for r in everything}.values()
             )
-            return self._auto
+            raise NoRoute(
+                f"every {task} candidate is unavailable: {down}; retrying in the background", provider="router"
+            )
+        raise NoRoute(self._nothing_message(task), provider="router")
 
-    def forget_auto(self) -> None:
-        """Drop the automatic choice (its server failed): the next request discovers again."""
-        if self._auto is not None:
-            self._auto = None
-            self._auto_failed_at = time.monotonic()
-
-    def _no_model_message(self, models: list[ModelInfo] | None = None) -> str:
+    def _nothing_message(self, task: str) -> str:
         where = ", ".join(f"{p.id} ({p.base_url})" for p in self.providers.values()) or "no providers configured"
-        if models:
-            names = ", ".join(m.id for m in models[:8])
+        found = [m.id for ms in self.inventory.values() for m in ms][:8]
+        need = TASK_CAPABILITY[task]
+        specs = ", ".join(self.specs(task))
+        if found:
             return (
-                f"no discovered model can fill in the middle (found: {names}). "
-                'Set completion.model, e.g. "ollama/qwen2.5-coder:1.5b".'
+                f"no model for {task} (candidates: {specs}): none of the discovered models ({', '.join(found)}) "
+                f"has the '{need}' capability. Set routes.{task}, e.g. \"ollama/qwen2.5-coder:1.5b\"."
             )
         return (
-            f"no completion model: none configured and none discovered at {where}. "
-            "Start Ollama or LM Studio, or set completion.model."
+            f"no model for {task} (candidates: {specs}) and none discovered at {where}. "
+            "Start Ollama or LM Studio, or set completion.model / routes."
         )
 
-    async def _explicit(self, model_id: str) -> Route:
-        provider_id, name = split_model_id(model_id, list(self.providers))
-        if provider_id is not None:
-            provider = self.providers[provider_id]
-            return Route(provider, await provider.model_info(name))
-        # A bare name: whichever provider has it.
-        for m in await self.discover():
-            if m.name == name:
-                return Route(self.providers[m.provider], m)
-        ids = ", ".join(self.providers)
-        raise ModelNotFound(
-            f"model '{model_id}' not found on any provider ({ids}); write it as provider/model",
-            provider="router",
-            model=model_id,
-        )
+    # ------------------------------------------------------------------ serving with fallback
+
+    async def stream(
+        self, task: str, routes: list[Route], open_stream: Callable[[Route], AsyncGenerator[Chunk, None]]
+    ) -> AsyncGenerator[tuple[Route, Chunk], None]:
+        """Chunks from the first candidate that starts answering; a candidate that fails before its first chunk
+        hands the same request to the next one. A failure after output has started is raised."""
+        errors: list[ProviderError] = []
+        for n, route in enumerate(routes):
+            started = self.clock()
+            gen = open_stream(route)
+            try:
+                first = await gen.__anext__()
+            except StopAsyncIteration:
+                self.succeeded(route.provider, (self.clock() - started) * 1000)
+                return
+            except ProviderError as exc:
+                await gen.aclose()
+                self.failed(route.provider, exc)
+                errors.append(exc)
+                if n + 1 < len(routes):
+                    self.note(task, f"{route.model_id} failed ({exc.kind}); falling back to {routes[n + 1].model_id}")
+                continue
+            except BaseException:
+                await gen.aclose()
+                raise
+            self.succeeded(route.provider, (self.clock() - started) * 1000)
+            try:
+                yield route, first
+                async for chunk in gen:
+                    yield route, chunk
+            except ProviderError as exc:
+                self.failed(route.provider, exc)
+                raise
+            finally:
+                await gen.aclose()
+            return
+        if errors:
+            raise errors[0] if len(errors) == 1 else _all_failed(task, errors)
+        raise NoRoute(self._nothing_message(task), provider="router")
+
+    # ------------------------------------------------------------------ health
+
+    def succeeded(self, provider: Provider, latency_ms: float | None = None) -> None:
+        if self.health[provider.id].success(latency_ms):
+            log.info("%s is %s", provider.id, Status.AVAILABLE.value)
+            self.on_change()
+
+    def failed(self, provider: Provider, exc: ProviderError) -> None:
+        if isinstance(exc, SOFT_FAILURES):
+            return
+        health = self.health[provider.id]
+        if health.failure(exc.message, self.clock()):
+            log.info("%s is %s: %s", provider.id, health.status.value, exc.message)
+            self.on_change()
+
+    def note(self, task: str, text: str) -> None:
+        log.warning("%s: %s", task, text)
+        self.events.append(Event(time.time(), task, text))
+
+    async def probe_due(self) -> None:
+        """Re-probe providers whose backoff has expired; a recovered one gets its inventory refreshed."""
+        now = self.clock()
+        due = [p for pid, p in self.providers.items() if self.health[pid].probe_due(now)]
+        await asyncio.gather(*(self._probe(p) for p in due))
+
+    async def _probe(self, provider: Provider) -> None:
+        started = self.clock()
+        try:
+            await provider.probe()
+        except ProviderError as exc:
+            self.failed(provider, exc)
+            return
+        self.succeeded(provider, (self.clock() - started) * 1000)
+        await self.discover([provider.id])
+
+    async def run_background(self) -> None:
+        """Probe loop (every 250 ms, only providers that are due) and periodic rediscovery."""
+        while True:
+            await asyncio.sleep(PROBE_TICK_S)
+            try:
+                await self.probe_due()
+                if self.clock() - self._last_discovery > DISCOVERY_INTERVAL_S:
+                    await self.discover(
+                        [pid for pid in self.providers if self.health[pid].status != Status.UNAVAILABLE]
+                    )
+            except Exception:
+                log.exception("background probe failed")
+
+    # ------------------------------------------------------------------ discovery
+
+    async def _ensure_inventory(self) -> None:
+        missing = [pid for pid in self.providers if pid not in self.inventory and self.health[pid].usable]
+        if missing:
+            await self.discover(missing)
+
+    async def discover(self, provider_ids: list[str] | None = None) -> list[ModelInfo]:
+        """Refresh the inventory of these providers (all by default); concurrent callers share one request."""
+        ids = list(self.providers) if provider_ids is None else provider_ids
+        if provider_ids is None:
+            self._last_discovery = self.clock()
+        await asyncio.gather(*(self._discover_one(pid) for pid in ids))
+        return [m for pid in self.providers for m in self.inventory.get(pid, [])]
+
+    async def _discover_one(self, pid: str) -> list[ModelInfo]:
+        pending = self._discovering.get(pid)
+        if pending is None:
+            pending = asyncio.ensure_future(self._list(pid))
+            self._discovering[pid] = pending
+            pending.add_done_callback(lambda _: self._discovering.pop(pid, None))
+        return await asyncio.shield(pending)
+
+    async def _list(self, pid: str) -> list[ModelInfo]:
+        provider = self.providers[pid]
+        started = self.clock()
+        try:
+            models = await provider.list_models()
+        except ProviderError as exc:
+            log.info("discovery: %s", exc.message)
+            self.failed(provider, exc)
+            return []
+        self.succeeded(provider, (self.clock() - started) * 1000)
+        before = [m.id for m in self.inventory.get(pid, [])]
+        self.inventory[pid] = models
+        if [m.id for m in models] != before:
+            log.info("%s: %d model(s): %s", pid, len(models), ", ".join(m.name for m in models[:10]))
+            self.on_change()
+        return models
 
 
-def pick_fim_model(models: list[ModelInfo]) -> ModelInfo | None:
-    """Prefer local, native FIM, loaded; keep discovery order otherwise."""
-    fim = [m for m in models if "fim" in m.capabilities]
-    if not fim:
-        return None
-    return sorted(fim, key=lambda m: (not m.local, not m.native_fim, not m.loaded))[0]
+def _all_failed(task: str, errors: list[ProviderError]) -> ProviderError:
+    first = errors[0]
+    others = "; ".join(e.message for e in errors[1:])
+    exc = type(first)(f"{first.message} (fallbacks failed too: {others})", provider=first.provider, model=first.model)
+    return exc

@@ -60,4 +60,4 @@ async def test_no_model_configured_picks_the_first_fim_model(ollama):
         uri = open_doc(lc, SOURCE + AFTER)
         assert texts(await inline(lc, uri, end_of(SOURCE))) == ["return a + b"]
         logs = "\n".join(m.message for m in lc.log_messages)
-        assert "using ollama/qwen2.5-coder:1.5b" in logs
+        assert "completion model: ollama/qwen2.5-coder:1.5b (auto" in logs

@@ -1,6 +1,6 @@
 from llm_lsp.completion.menu import escape_snippet, menu_item
 from llm_lsp.providers.base import ModelInfo
-from llm_lsp.routing.router import pick_fim_model, split_model_id
+from llm_lsp.routing.select import pick_fim_model, split_model_id
 
 
 def test_menu_item_covers_the_typed_word_and_escapes_snippets():
