@@ -52,6 +52,22 @@ class Services:
         self.providers, self.provider_problems = build_providers(settings, http)
         self.router = Router(self.providers, routes_from(settings))
         self.engine = CompletionEngine(self.router, settings.completion)
+        self._background: asyncio.Task[None] | None = None
+
+    def start(self, on_change: Callable[[], None]) -> None:
+        """Discover models now and keep probing providers in the background (the server does; the CLI does not)."""
+        self.router.on_change = on_change
+        if self._background is None:
+            self._background = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        await self.router.discover()
+        await self.router.run_background()
+
+    def stop(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
+            self._background = None
 
 
 def routes_from(settings: Settings) -> dict[str, list[str]]:
@@ -73,6 +89,8 @@ class LlmLanguageServer(LanguageServer):
         self.reporter = Reporter(self._show)
         self.ready = False
         self.problems: list[Problem] = []
+        # Set by the models feature to a debounced llm-lsp/didChangeStatus notification.
+        self.status_changed: Callable[[], None] = lambda: None
         self.services = self._build()
         self._current: dict[str, asyncio.Future[Any]] = {}
 
@@ -90,7 +108,14 @@ class LlmLanguageServer(LanguageServer):
         return services
 
     def reconfigure(self) -> None:
+        """Rebuild providers and routes; requests in flight finish on the old ones."""
+        old = self.services
         self.services = self._build()
+        self.services.router.overrides = dict(old.router.overrides)
+        old.stop()
+        if self.ready:
+            self.services.start(self.status_changed)
+            self.status_changed()
         self.report_problems()
 
     def report_problems(self) -> None:
@@ -172,15 +197,17 @@ class LlmLanguageServer(LanguageServer):
         return False, task
 
     async def close(self) -> None:
+        self.services.stop()
         for t in list(self._current.values()):
             t.cancel()
         await self.http.aclose()
 
 
 def create_server(base_layers: list[Layer] | None = None) -> LlmLanguageServer:
-    from llm_lsp.features import completion, configuration
+    from llm_lsp.features import completion, configuration, models
 
     server = LlmLanguageServer(base_layers)
     configuration.register(server)
     completion.register(server)
+    models.register(server)
     return server

@@ -44,6 +44,7 @@ def register(server: LlmLanguageServer) -> None:
             server.encoding(),
         )
         server.report_problems()
+        server.services.start(server.status_changed)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:

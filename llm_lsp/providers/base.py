@@ -154,6 +154,7 @@ class Provider(abc.ABC):
     """One model server. Subclasses implement the wire format."""
 
     kind: str = "abstract"
+    stream_headers: dict[str, str] = {}  # extra headers on streaming requests
 
     def __init__(self, settings: ProviderSettings, http: httpx.AsyncClient) -> None:
         self.settings = settings

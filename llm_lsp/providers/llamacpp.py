@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 class LlamaCppProvider(OpenAICompatProvider):
     kind = "llamacpp"
+    # llama-server closes the connection after every stream although it advertises keep-alive; say so up front
+    # rather than reuse a connection it has closed.
+    stream_headers = {"Connection": "close"}
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

@@ -120,24 +120,44 @@ async def open_stream(
     """POST and yield the streaming response once its status is known to be good.
 
     Leaving the context (normally, by an exception, or by cancellation) closes the connection, which is
-    how a local server learns that nobody wants the rest of the generation.
+    how a local server learns that nobody wants the rest of the generation. A pooled keep-alive connection
+    that the server had already closed (llama.cpp closes after every stream) is retried once on a fresh one.
     """
-    try:
-        async with provider.http.stream(
-            "POST", provider.base_url + path, json=payload, headers=provider.headers(), timeout=provider.timeout()
-        ) as resp:
-            if resp.status_code >= 400:
-                raw = (await resp.aread()).decode("utf-8", "replace")
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
-                raise classify(provider, resp.status_code, body, raw, model)
-            yield resp
-    except httpx.TimeoutException:
-        raise provider.timed_out(model) from None
-    except httpx.TransportError as exc:
-        raise provider.unreachable(exc) from None
+    headers = {**provider.headers(), **provider.stream_headers}
+    yielded = False
+    for attempt in (1, 2):
+        try:
+            async with provider.http.stream(
+                "POST", provider.base_url + path, json=payload, headers=headers, timeout=provider.timeout()
+            ) as resp:
+                if resp.status_code >= 400:
+                    raw = (await resp.aread()).decode("utf-8", "replace")
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        body = None
+                    raise classify(provider, resp.status_code, body, raw, model)
+                yielded = True
+                yield resp
+                return
+        except httpx.RemoteProtocolError as exc:
+            if attempt == 1 and not yielded and _stale(exc):
+                continue
+            if yielded:
+                raise ServerFailed(
+                    f"{provider.id}: the server broke off the stream ({exc})", provider=provider.id, model=model
+                ) from None
+            raise provider.unreachable(exc) from None
+        except httpx.TimeoutException:
+            raise provider.timed_out(model) from None
+        except httpx.TransportError as exc:
+            raise provider.unreachable(exc) from None
+
+
+def _stale(exc: httpx.RemoteProtocolError) -> bool:
+    """The server closed a kept-alive connection before answering: nothing was sent back, safe to retry."""
+    text = str(exc).lower()
+    return "disconnected" in text or "closed" in text
 
 
 async def ndjson(provider: Provider, resp: httpx.Response, model: str | None) -> AsyncIterator[dict[str, Any]]:

@@ -70,6 +70,7 @@ class Router:
         self.events: deque[Event] = deque(maxlen=20)  # recent fallbacks and errors, for status
         self.on_change: Callable[[], None] = lambda: None
         self.clock = clock
+        self.missing: dict[str, ModelNotFound] = {}  # exact candidates the server says do not exist
         self._discovering: dict[str, asyncio.Future[list[ModelInfo]]] = {}
         self._last_discovery = 0.0
 
@@ -108,10 +109,14 @@ class Router:
                 # Keep the candidate so that status can show it; routing skips it by health.
                 return [ModelInfo(provider_id, name, local=self.providers[provider_id].local)]
             try:
-                return [await self.providers[provider_id].model_info(name)]
+                info = await self.providers[provider_id].model_info(name)
+                self.missing.pop(spec, None)
+                return [info]
             except ModelNotFound as exc:
-                self.note("routing", exc.message)
-                raise
+                if spec not in self.missing:
+                    self.note("routing", exc.message)
+                self.missing[spec] = exc
+                return []
             except ProviderError as exc:
                 self.failed(self.providers[provider_id], exc)
                 return [ModelInfo(provider_id, name, local=self.providers[provider_id].local)]
@@ -119,14 +124,12 @@ class Router:
 
     async def route(self, task: str) -> list[Route]:
         """Candidates to try for one request; raises NoRoute with an actionable message when there are none."""
-        try:
-            routes = await self.candidates(task)
-        except ModelNotFound:
-            routes = []
-            if len(self.specs(task)) == 1:
-                raise
+        routes = await self.candidates(task)
         if routes:
             return routes
+        missing = [self.missing[s] for s in self.specs(task) if s in self.missing]
+        if missing and len(missing) == len(self.specs(task)):
+            raise missing[0]
         everything = await self.candidates(task, healthy_only=False)
         if everything:
             down = ", ".join(
