@@ -75,7 +75,7 @@ def _read_settings(value: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logs.setup(args.verbose, args.log_file)
+    logs.setup(args.verbose, args.log_file, quiet_stderr=args.command is None)
     if args.command == "complete":
         return asyncio.run(_complete(args))
     if args.command == "models":

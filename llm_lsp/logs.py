@@ -35,9 +35,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup(verbose: int = 0, log_file: str | None = None) -> None:
+def setup(verbose: int = 0, log_file: str | None = None, *, quiet_stderr: bool = False) -> None:
+    """Logging for the process. ``quiet_stderr``: when serving, editors file every stderr line as an error
+    (Neovim's lsp.log), so stderr gets warnings only unless -v; the editor gets info as window/logMessage."""
     level = logging.DEBUG if verbose else logging.INFO
-    handlers: list[logging.Handler] = [logging.StreamHandler()]  # stderr
+    stderr = logging.StreamHandler()
+    if quiet_stderr and not verbose:
+        stderr.setLevel(logging.WARNING)
+    handlers: list[logging.Handler] = [stderr]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     root = logging.getLogger()

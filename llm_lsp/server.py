@@ -136,7 +136,7 @@ class LlmLanguageServer(LanguageServer):
 
     def encoding(self) -> str:
         enc = self.workspace.position_encoding if self.ready else None
-        return str(enc or "utf-16")
+        return str(getattr(enc, "value", enc) or "utf-16")
 
     async def suggest(
         self, uri: str, position: types.Position, *, automatic: bool

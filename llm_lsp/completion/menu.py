@@ -55,5 +55,5 @@ def menu_item(suggestion: str, line_prefix: str, snippet_support: bool) -> MenuI
         new_text=new_text,
         replace_chars=len(typed),
         snippet=snippet,
-        documentation=suggestion,
+        documentation=full,
     )

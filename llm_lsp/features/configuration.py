@@ -56,8 +56,8 @@ def register(server: LlmLanguageServer) -> None:
         if settings is None:
             return
         section = _section(settings)
-        if "__invalid__" in section:
-            return
+        if "__invalid__" in section or section == server.client_settings:
+            return  # eglot sends an empty settings object right after initialized: nothing changed
         server.client_settings = section
         server.reconfigure()
         log.info("configuration reloaded")

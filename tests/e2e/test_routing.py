@@ -143,7 +143,8 @@ async def test_inventory_matches_what_the_servers_advertise(fleet):
 
         only_embed = (await req(lc, "llm-lsp/models", {"capability": "embedding"}))["models"]
         assert {m["id"] for m in only_embed} == {
-            "ollama/nomic-embed-text:latest", "backup/nomic-embed-text:latest",
+            "ollama/nomic-embed-text:latest",
+            "backup/nomic-embed-text:latest",
             "lmstudio/text-embedding-nomic-embed-text-v1.5",
         }
         just_lms = (await req(lc, "llm-lsp/models", {"provider": "lmstudio"}))["models"]
@@ -175,7 +176,9 @@ async def test_wildcards_and_auto_resolve_as_documented(fleet):
         # backup/* for completion: backup's models that can fill in the middle, native FIM first.
         assert routes["completion"]["model"] == "backup/qwen2.5-coder:1.5b"
         assert [x["model"] for x in routes["completion"]["candidates"]] == [
-            "backup/qwen2.5-coder:1.5b", "backup/starcoder2:3b"]
+            "backup/qwen2.5-coder:1.5b",
+            "backup/starcoder2:3b",
+        ]
         # lmstudio/* first for chat, then auto: loaded local models by context length.
         assert routes["chat"]["model"] == "lmstudio/qwen2.5-coder-1.5b-instruct"
         # edit = auto: no model is loaded on Ollama, so the largest context among local chat models.
@@ -188,7 +191,9 @@ async def test_select_model_and_embed(fleet):
     a, b, c = fleet
     async with lsp(settings(a, b, c)) as lc:
         uri = open_doc(lc, SRC)
-        route = await req(lc, "llm-lsp/selectModel", {"task": "completion", "model": "lmstudio/qwen2.5-coder-1.5b-instruct"})
+        route = await req(
+            lc, "llm-lsp/selectModel", {"task": "completion", "model": "lmstudio/qwen2.5-coder-1.5b-instruct"}
+        )
         assert route["model"] == "lmstudio/qwen2.5-coder-1.5b-instruct"
         assert texts(await inline(lc, uri, end_of(SRC))) == ["from_lms"]
         with pytest.raises(JsonRpcException) as err:
@@ -197,12 +202,16 @@ async def test_select_model_and_embed(fleet):
         with pytest.raises(JsonRpcException) as err:
             await req(lc, "llm-lsp/selectModel", {"task": "dance", "model": "auto"})
         assert err.value.code == -32602 and "task" in str(err.value)
-        assert (await req(lc, "llm-lsp/status"))["routes"]["completion"]["model"] == "lmstudio/qwen2.5-coder-1.5b-instruct"
+        assert (await req(lc, "llm-lsp/status"))["routes"]["completion"][
+            "model"
+        ] == "lmstudio/qwen2.5-coder-1.5b-instruct"
 
         out = await req(lc, "llm-lsp/embed", {"input": ["a", "b"], "model": "ollama/nomic-embed-text:latest"})
         assert out["model"] == "ollama/nomic-embed-text:latest" and len(out["embeddings"]) == 2
         assert abs(sum(x * x for x in out["embeddings"][0]) - 1.0) < 1e-6  # Ollama's vectors are L2-normalised
-        out = await req(lc, "llm-lsp/embed", {"input": ["hello"], "model": "lmstudio/text-embedding-nomic-embed-text-v1.5"})
+        out = await req(
+            lc, "llm-lsp/embed", {"input": ["hello"], "model": "lmstudio/text-embedding-nomic-embed-text-v1.5"}
+        )
         assert len(out["embeddings"]) == 1 and c.requests_to("/v1/embeddings")
         out = await req(lc, "llm-lsp/embed", {"input": ["x"]})  # the embed route
         assert out["model"].endswith("nomic-embed-text:latest")
@@ -218,7 +227,9 @@ async def test_commands_for_clients_without_ui(fleet):
         assert {"llm-lsp.selectModel", "llm-lsp.refreshModels", "llm-lsp.showStatus"} <= set(caps)
         await lc.workspace_execute_command_async(types.ExecuteCommandParams(command="llm-lsp.showStatus"))
         report = lc.messages[-1].message
-        assert "Providers:" in report and "backup (ollama" in report and "completion: ollama/qwen2.5-coder:1.5b" in report
+        assert (
+            "Providers:" in report and "backup (ollama" in report and "completion: ollama/qwen2.5-coder:1.5b" in report
+        )
         await lc.workspace_execute_command_async(types.ExecuteCommandParams(command="llm-lsp.refreshModels"))
         assert "model(s) from 3 provider(s)" in lc.messages[-1].message
         await lc.workspace_execute_command_async(
