@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from llm_lsp.config.files import ConfigFile
 from llm_lsp.config.model import DEFAULT_KEY_ENVS, DEFAULT_URLS, Settings
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,13 @@ class Problem:
     source: str
     path: str
     message: str
+    file: str | None = None  # the file the value came from, when it came from one
+    line: int | None = None
 
     def __str__(self) -> str:
+        if self.file:
+            where = f"{self.file}:{self.line}" if self.line else self.file
+            return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         return f"{self.source}: {self.path}: {self.message}"
 
 
@@ -154,17 +160,28 @@ def _camel(key: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def load(layers: list[Layer]) -> tuple[Settings, list[Problem]]:
-    """Merge layers (lowest precedence first) and validate; bad values fall back, and are reported."""
+def load(
+    layers: list[Layer], *, previous: Settings | None = None, files: Mapping[str, ConfigFile] | None = None
+) -> tuple[Settings, list[Problem]]:
+    """Merge layers (lowest precedence first) and validate. A bad value keeps its last good value (from
+    ``previous``, when reloading) or else the value of the layers below; every problem is reported with its
+    source, and with file and line when it came from a file (``files`` maps source names to files)."""
+    files = files or {}
+
+    def problem(source: str, path: str, message: str) -> Problem:
+        f = files.get(source)
+        return Problem(source, path, message, str(f.path) if f else None, f.line_of(path) if f and path else None)
+
     problems: list[Problem] = []
     normalised: list[Layer] = []
     for source, data in layers:
         if not isinstance(data, Mapping):
-            problems.append(Problem(source, "(root)", f"expected an object, got {type(data).__name__}"))
+            problems.append(problem(source, "", f"expected an object, got {type(data).__name__}"))
             continue
         data = _normalise(data)
-        problems.extend(Problem(source, p, m) for p, m in unknown_keys(data, Settings))
+        problems.extend(problem(source, p, m) for p, m in unknown_keys(data, Settings))
         normalised.append((source, data))
+    last_good = previous.model_dump(by_alias=True, exclude_none=True) if previous is not None else None
     for _ in range(100):
         merged: dict[str, Any] = {}
         for _, data in normalised:
@@ -176,14 +193,23 @@ def load(layers: list[Layer]) -> tuple[Settings, list[Problem]]:
                 loc = [str(p) for p in err["loc"]]
                 index = _source_of(loc, normalised)
                 source = normalised[index][0] if index >= 0 else "defaults"
-                problems.append(Problem(source, ".".join(loc), err["msg"]))
+                problems.append(problem(source, ".".join(loc), _message(err)))
                 if index < 0:
                     return Settings(), problems
                 normalised[index] = (source, _drop(normalised[index][1], loc))
+                kept = _get(last_good, loc) if last_good is not None else _MISSING
+                if kept is not _MISSING and not source.startswith("last good"):
+                    normalised.insert(index + 1, (f"last good value of {source}", _set({}, loc, kept)))
     return Settings(), problems
 
 
 _MISSING = object()
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, shortened where it says the obvious ("Value error, must be ..." -> "must be ...")."""
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
 
 
 def _get(data: Any, loc: list[str]) -> Any:

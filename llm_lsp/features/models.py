@@ -39,11 +39,11 @@ PROVIDER_FAILED = -32002  # the provider answered with an error
 
 
 class ProviderRequestError(JsonRpcException):
-    code = PROVIDER_FAILED
+    CODE = PROVIDER_FAILED
 
 
 class NoModelError(JsonRpcException):
-    code = NO_MODEL
+    CODE = NO_MODEL
 
 
 class Params(BaseModel):
