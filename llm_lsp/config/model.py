@@ -30,7 +30,17 @@ class ProviderConfig(Section):
         None, description="Wire format; defaults to the provider's id when that is a known kind."
     )
     base_url: str | None = Field(None, description="Server URL; defaults per kind and from the environment.")
-    api_key_env: str | None = Field(None, description="Name of the environment variable that holds the API key.")
+    api_key_env: str | None = Field(
+        None, description='Name of the environment variable that holds the API key ("" for no key).'
+    )
+    api_key_command: str | None = Field(
+        None, description="A command that prints the API key (user configuration only; run without a shell)."
+    )
+    local: bool | None = Field(
+        None,
+        description="Whether text sent here stays on this machine; default: true for loopback URLs. Set false for a "
+        "local tunnel or proxy to a cloud service, true for a trusted server on your own network.",
+    )
     enabled: bool = True
     timeout_ms: int = Field(30000, ge=100, description="Read timeout for one request.")
     fim_mode: str = Field(
@@ -67,6 +77,15 @@ class CompletionConfig(Section):
 
 TASKS = ("completion", "chat", "edit", "embed")
 
+DEFAULT_EXCLUDES = [".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "*.p12", "*.pfx", "secrets/"]
+
+
+class PrivacyConfig(Section):
+    mode: Literal["default", "local-only"] = Field(
+        "default", description='"local-only": no text of this folder goes to a provider that is not local.'
+    )
+    redact: bool = Field(True, description="Replace known secret shapes in text bound for a non-local provider.")
+
 
 class RoutesConfig(Section):
     """Per task, an ordered list of candidates: "provider/model", "provider/*" (any model there that can do the
@@ -93,6 +112,15 @@ class RoutesConfig(Section):
 class Settings(Section):
     completion: CompletionConfig = Field(default_factory=CompletionConfig)
     routes: RoutesConfig = Field(default_factory=RoutesConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    exclude: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXCLUDES),
+        description="Globs of files that are never completed nor used as context (a trailing / matches a directory).",
+    )
+    trusted_folders: list[str] = Field(
+        default_factory=list,
+        description="Folders whose .llm-lsp.toml may change keyed providers, privacy and keys (user configuration only).",
+    )
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     log_level: Literal["error", "warning", "info", "debug"] = "info"
 

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from llm_lsp.config.files import ConfigFile
-from llm_lsp.config.model import DEFAULT_KEY_ENVS, DEFAULT_URLS, Settings
+from llm_lsp.config.model import DEFAULT_EXCLUDES, DEFAULT_KEY_ENVS, DEFAULT_URLS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,10 @@ def env_layer(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def defaults_layer() -> dict[str, Any]:
-    return {"providers": {kind: {"baseUrl": url} for kind, url in DEFAULT_URLS.items()}}
+    return {
+        "providers": {kind: {"baseUrl": url} for kind, url in DEFAULT_URLS.items()},
+        "exclude": list(DEFAULT_EXCLUDES),
+    }
 
 
 def flags_layer(provider: str | None, base_url: str | None, model: str | None) -> dict[str, Any]:
