@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from llm_lsp import __version__, logs
-from llm_lsp.config.sources import Layer, defaults_layer, env_layer, flags_layer, load
+from llm_lsp.config.files import WORKSPACE_FILE
+from llm_lsp.config.sources import Layer, deep_merge, defaults_layer, env_layer, flags_layer
+from llm_lsp.config.workspace import ConfigSet
 
 log = logging.getLogger("llm_lsp.cli")
 
@@ -45,6 +47,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("where", metavar="FILE:LINE:COL", help="1-based line and column (column in characters)")
     c.add_argument("--json", action="store_true", help="print a JSON object with the model, timing and text")
     _common(c)
+    cf = sub.add_parser("config", help="print the effective configuration and where each value comes from")
+    cf.add_argument("--folder", help="the workspace folder (default: the nearest folder with .llm-lsp.toml, or .)")
+    cf.add_argument("--json", action="store_true", help="print JSON: settings, origins, problems")
+    _common(cf)
+    sub.add_parser("schema", help="print the JSON Schema of the settings (for VS Code settings and TOML editors)")
     m = sub.add_parser("models", help="list discovered models and their capabilities")
     m.add_argument("--json", action="store_true", help="print JSON")
     m.add_argument("--capability", help="only models with this capability (fim, chat, embedding, ...)")
@@ -53,14 +60,30 @@ def parser() -> argparse.ArgumentParser:
 
 
 def base_layers(args: argparse.Namespace) -> list[Layer]:
-    layers: list[Layer] = [
-        ("defaults", defaults_layer()),
-        ("environment", env_layer()),
-        ("command line", flags_layer(args.provider, args.base_url, args.model)),
-    ]
+    """Defaults, environment, and the command line (``--settings`` merged into the flags)."""
+    flags = flags_layer(args.provider, args.base_url, args.model)
     if args.settings:
-        layers.append(("--settings", _read_settings(args.settings)))
-    return layers
+        settings = _read_settings(args.settings)
+        if not isinstance(settings, dict):
+            raise SystemExit("llm-lsp: --settings must be a JSON object")
+        flags = deep_merge(settings, flags)
+    return [("defaults", defaults_layer()), ("environment", env_layer()), ("command line", flags)]
+
+
+def config_set(args: argparse.Namespace, folder: Path | None) -> ConfigSet:
+    layers = base_layers(args)
+    config = ConfigSet(layers[:2], layers[2][1])
+    if folder is not None:
+        config.set_folders([str(folder.resolve())])
+    return config
+
+
+def find_folder(start: Path) -> Path | None:
+    """The nearest enclosing directory with a .llm-lsp.toml (what an editor would open as the workspace)."""
+    for d in [start.resolve(), *start.resolve().parents]:
+        if (d / WORKSPACE_FILE).is_file():
+            return d
+    return None
 
 
 def _read_settings(value: str) -> Any:
@@ -80,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_complete(args))
     if args.command == "models":
         return asyncio.run(_models(args))
+    if args.command == "config":
+        return _config(args)
+    if args.command == "schema":
+        print(json.dumps(schema(), indent=2))
+        return 0
     return _serve(args)
 
 
@@ -92,20 +120,77 @@ def _serve(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from llm_lsp import stdio
+
+        stdio.serve(server)
     return 0
 
 
-def _services(args: argparse.Namespace):
-    from llm_lsp.server import Services, new_http_client
+def _services(args: argparse.Namespace, folder: Path | None = None) -> tuple[Any, Any]:
+    from llm_lsp.services import Services, new_http_client
 
-    settings, problems = load(base_layers(args))
-    for p in problems:
+    fs = config_set(args, folder).build(str(folder.resolve()) if folder else None)
+    for p in fs.problems:
         print(f"llm-lsp: configuration: {p}", file=sys.stderr)
-    services = Services(settings, new_http_client())
+    services = Services(fs.settings, new_http_client())
     for msg in services.provider_problems:
         print(f"llm-lsp: {msg}", file=sys.stderr)
-    return services
+    return services, fs
+
+
+def schema() -> dict[str, Any]:
+    from llm_lsp.config.model import Settings
+
+    out = Settings.model_json_schema(by_alias=True)
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["title"] = "llm-lsp settings"
+    return out
+
+
+_SECRET_KEYS = {"apikey", "token", "secret", "password", "authorization"}
+
+
+def _mask(key: str, value: Any) -> Any:
+    """Secrets are never in settings (keys come from the environment or a command), but mask any that a user wrote."""
+    return "***" if key.rsplit(".", 1)[-1].lower() in _SECRET_KEYS and value else value
+
+
+def _config(args: argparse.Namespace) -> int:
+    folder = Path(args.folder) if args.folder else (find_folder(Path.cwd()) or Path.cwd())
+    fs = config_set(args, folder).build(str(folder.resolve()))
+    flat = _flatten(fs.settings.model_dump(by_alias=True, mode="json"))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "folder": str(folder.resolve()),
+                    "trusted": fs.trusted,
+                    "settings": {k: _mask(k, v) for k, v in flat.items()},
+                    "origins": {k: fs.origins.get(k, "default") for k in flat},
+                    "problems": [str(p) for p in fs.problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(f"# folder {folder.resolve()} ({'trusted' if fs.trusted else 'not trusted'})")
+        width = max(len(k) for k in flat)
+        for key, value in flat.items():
+            origin = fs.origins.get(key, "default")
+            print(f"{origin:<40} {key:<{width}} = {json.dumps(_mask(key, value))}")
+    for p in fs.problems:
+        print(f"llm-lsp: configuration: {p}", file=sys.stderr)
+    return 0
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _parse_where(where: str) -> tuple[Path, int, int]:
@@ -119,6 +204,7 @@ def _parse_where(where: str) -> tuple[Path, int, int]:
 async def _complete(args: argparse.Namespace) -> int:
     from llm_lsp.completion.context import PositionError, position_to_offset
     from llm_lsp.completion.pipeline import CompletionInput
+    from llm_lsp.privacy import is_excluded
     from llm_lsp.providers.base import ProviderError
 
     path, line, col = _parse_where(args.where)
@@ -132,7 +218,11 @@ async def _complete(args: argparse.Namespace) -> int:
     except PositionError as exc:
         print(f"llm-lsp: {path}:{line}:{col}: {exc}", file=sys.stderr)
         return 2
-    services = _services(args)
+    services, fs = _services(args, find_folder(path.parent))
+    if is_excluded(str(path.resolve()), fs.folder, fs.settings.exclude):
+        print(f"llm-lsp: {path} matches an exclude pattern: no completion, its text is not sent", file=sys.stderr)
+        await services.http.aclose()
+        return 1
     try:
         inp = CompletionInput(text=text, offset=offset, key=str(path), filename=path.name, automatic=False)
         suggestion = await services.engine.complete(inp)
@@ -161,7 +251,7 @@ async def _complete(args: argparse.Namespace) -> int:
 
 
 async def _models(args: argparse.Namespace) -> int:
-    services = _services(args)
+    services, _ = _services(args, find_folder(Path.cwd()))
     try:
         models = await services.router.discover()
     finally:

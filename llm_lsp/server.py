@@ -1,4 +1,4 @@
-"""The language server: owns the settings, the shared HTTP client, providers, router and completion engine."""
+"""The language server: owns the configuration, the shared HTTP client, and the services of each workspace folder."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import httpx
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from llm_lsp import __version__
 from llm_lsp.completion.context import PositionError, position_to_offset
-from llm_lsp.completion.pipeline import CompletionEngine, CompletionInput, Suggestion
-from llm_lsp.config.model import TASKS, Settings
-from llm_lsp.config.sources import Layer, Problem, load
-from llm_lsp.providers.base import Provider, ProviderError
-from llm_lsp.providers.registry import build_providers
+from llm_lsp.completion.pipeline import CompletionInput, Suggestion
+from llm_lsp.config.sources import Layer, Problem
+from llm_lsp.config.workspace import ConfigSet, FolderSettings
+from llm_lsp.privacy import is_excluded
+from llm_lsp.providers.base import ProviderError
 from llm_lsp.reporting import Reporter
-from llm_lsp.routing.router import Router
+from llm_lsp.services import Services, new_http_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,95 +32,77 @@ _MESSAGE_TYPES = {
 }
 
 
-def new_http_client() -> httpx.AsyncClient:
-    # One client for the process: connection reuse to local servers saves a TCP handshake per keystroke.
-    # trust_env=False: a proxy from the environment must never sit between us and a loopback model server.
-    return httpx.AsyncClient(
-        trust_env=False,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30),
-        headers={"User-Agent": f"llm-lsp/{__version__}"},
-    )
-
-
-class Services:
-    """What one effective configuration builds: providers, router, completion engine."""
-
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
-        self.settings = settings
-        self.http = http
-        self.providers: dict[str, Provider]
-        self.providers, self.provider_problems = build_providers(settings, http)
-        self.router = Router(self.providers, routes_from(settings))
-        self.engine = CompletionEngine(self.router, settings.completion)
-        self._background: asyncio.Task[None] | None = None
-
-    def start(self, on_change: Callable[[], None]) -> None:
-        """Discover models now and keep probing providers in the background (the server does; the CLI does not)."""
-        self.router.on_change = on_change
-        if self._background is None:
-            self._background = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        await self.router.discover()
-        await self.router.run_background()
-
-    def stop(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
-            self._background = None
-
-
-def routes_from(settings: Settings) -> dict[str, list[str]]:
-    """Configured candidates per task; ``completion.model`` is a shorthand for the first completion candidate."""
-    routes = {task: list(getattr(settings.routes, task) or []) for task in TASKS}
-    model = settings.completion.model
-    if model and model not in routes["completion"]:
-        routes["completion"].insert(0, model)
-    return {task: specs for task, specs in routes.items() if specs}
-
-
 class LlmLanguageServer(LanguageServer):
-    def __init__(self, base_layers: list[Layer] | None = None) -> None:
+    def __init__(self, base_layers: list[Layer] | None = None, config: ConfigSet | None = None) -> None:
         super().__init__(name="llm-lsp", version=__version__)
-        self.base_layers: list[Layer] = base_layers or []
-        self.init_options: dict[str, Any] = {}
-        self.client_settings: dict[str, Any] = {}
+        layers = base_layers or []
+        flags = next((data for source, data in layers if source == "command line"), {})
+        self.config = config or ConfigSet([(s, d) for s, d in layers if s != "command line"], flags)
         self.http = new_http_client()
         self.reporter = Reporter(self._show)
         self.ready = False
-        self.problems: list[Problem] = []
+        self.folders: dict[str | None, tuple[FolderSettings, Services]] = {}
         # Set by the models feature to a debounced llm-lsp/didChangeStatus notification.
         self.status_changed: Callable[[], None] = lambda: None
-        self.services = self._build()
+        # Set by the configuration feature to publish diagnostics on open configuration files.
+        self.problems_changed: Callable[[], None] = lambda: None
         self._current: dict[str, asyncio.Future[Any]] = {}
+        self.rebuild()
 
     # ---- configuration
 
-    def _build(self) -> Services:
-        layers = [
-            *self.base_layers,
-            ("initializationOptions", self.init_options),
-            ("workspace/didChangeConfiguration", self.client_settings),
-        ]
-        settings, self.problems = load(layers)
-        services = Services(settings, self.http)
-        self.problems += [Problem("providers", "", p) for p in services.provider_problems]
-        return services
+    @property
+    def services(self) -> Services:
+        """The services of the first folder (or of documents outside every folder)."""
+        return next(iter(self.folders.values()))[1]
 
-    def reconfigure(self) -> None:
-        """Rebuild providers and routes; requests in flight finish on the old ones."""
-        old = self.services
-        self.services = self._build()
-        self.services.router.overrides = dict(old.router.overrides)
-        old.stop()
-        if self.ready:
-            self.services.start(self.status_changed)
+    def rebuild(self) -> None:
+        """Recompute every folder's effective settings; unchanged settings keep their services (health, inventory,
+        cache), changed ones get new services. Requests in flight finish on the services they started with."""
+        old = {fs.key: services for fs, services in self.folders.values()}
+        folders: dict[str | None, tuple[FolderSettings, Services]] = {}
+        for folder in [*self.config.folder_files, None]:
+            fs = self.config.build(folder)
+            services = (
+                old.get(fs.key)
+                or next((s for f, s in folders.values() if f.key == fs.key), None)
+                or Services(fs.settings, self.http)
+            )
+            folders[folder] = (fs, services)
+        kept = {id(s) for _, s in folders.values()}
+        for services in old.values():
+            if id(services) not in kept:
+                services.stop()
+        self.folders = folders
+        if self.ready:  # before initialized, problems wait: the client cannot be shown anything yet
+            for _, services in folders.values():
+                services.start(self.status_changed)
             self.status_changed()
-        self.report_problems()
+            self.report_problems()
+
+    def problems(self) -> list[Problem]:
+        seen: dict[str, Problem] = {}
+        for fs, services in self.folders.values():
+            for p in fs.problems + [Problem("providers", "", m) for m in services.provider_problems]:
+                seen.setdefault(str(p), p)
+        return list(seen.values())
 
     def report_problems(self) -> None:
-        for p in self.problems:
+        for p in self.problems():
             self.reporter.problem(f"config:{p}", f"configuration: {p}")
+        self.problems_changed()
+
+    def folder_of(self, uri: str) -> str | None:
+        path = to_fs_path(uri) or ""
+        best = None
+        for folder in self.config.folder_files:
+            if (path == folder or path.startswith(folder.rstrip("/") + "/")) and len(folder) > len(best or ""):
+                best = folder
+        return best
+
+    def for_document(self, uri: str | None) -> tuple[FolderSettings, Services]:
+        key = self.folder_of(uri) if uri else None
+        return self.folders.get(key) or self.folders[None]
 
     # ---- messages
 
@@ -154,8 +136,12 @@ class LlmLanguageServer(LanguageServer):
             offset = position_to_offset(text, position.line, position.character, self.encoding())
         except PositionError as exc:
             raise JsonRpcInvalidParams(f"{uri}: {exc}") from None
-        services = self.services
+        fs, services = self.for_document(uri)
         if not services.settings.completion.enabled:
+            return None, None
+        path = to_fs_path(uri)
+        if path and is_excluded(path, fs.folder, fs.settings.exclude):
+            log.debug("%s is excluded: no completion", path)
             return None, None
         inp = CompletionInput(
             text=text, offset=offset, key=uri, filename=doc.filename, language=doc.language_id, automatic=automatic
@@ -197,16 +183,17 @@ class LlmLanguageServer(LanguageServer):
         return False, task
 
     async def close(self) -> None:
-        self.services.stop()
+        for _, services in self.folders.values():
+            services.stop()
         for t in list(self._current.values()):
             t.cancel()
         await self.http.aclose()
 
 
-def create_server(base_layers: list[Layer] | None = None) -> LlmLanguageServer:
+def create_server(base_layers: list[Layer] | None = None, config: ConfigSet | None = None) -> LlmLanguageServer:
     from llm_lsp.features import completion, configuration, models
 
-    server = LlmLanguageServer(base_layers)
+    server = LlmLanguageServer(base_layers, config)
     configuration.register(server)
     completion.register(server)
     models.register(server)

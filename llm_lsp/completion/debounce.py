@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-PAUSE_S = 1.0  # gaps longer than this are pauses, not typing rhythm
+PAUSE_S = 0.5  # gaps longer than this are pauses between bursts (thinking, reading), not typing rhythm
 
 
 @dataclass

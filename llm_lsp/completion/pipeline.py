@@ -18,7 +18,8 @@ from llm_lsp.completion.cache import SuggestionCache
 from llm_lsp.completion.context import Window, char_budget, window
 from llm_lsp.completion.debounce import AdaptiveDebounce
 from llm_lsp.completion.postprocess import Shaper, wants_multiline
-from llm_lsp.config.model import CompletionConfig
+from llm_lsp.config.model import CompletionConfig, PrivacyConfig
+from llm_lsp.privacy import redact
 from llm_lsp.providers.base import Chunk, FimRequest, ProviderTimeout
 from llm_lsp.routing.router import Route, Router
 
@@ -53,9 +54,10 @@ class Stats:
 
 
 class CompletionEngine:
-    def __init__(self, router: Router, config: CompletionConfig) -> None:
+    def __init__(self, router: Router, config: CompletionConfig, privacy: PrivacyConfig | None = None) -> None:
         self.router = router
         self.config = config
+        self.privacy = privacy or PrivacyConfig()
         self.cache = SuggestionCache(config.cache_size)
         self.debounce = AdaptiveDebounce(min_ms=config.debounce_min_ms, max_ms=config.debounce_max_ms)
         self.stats = Stats()
@@ -89,9 +91,15 @@ class CompletionEngine:
 
         def open_stream(route: Route) -> AsyncGenerator[Chunk, None]:
             w = win if route is primary else self._window(inp, route)
+            prefix, suffix = w.prefix, w.suffix
+            if self.privacy.redact and not route.provider.local:
+                prefix, n1 = redact(prefix)
+                suffix, n2 = redact(suffix)
+                if n1 + n2:
+                    log.info("redacted %d secret(s) before sending to %s", n1 + n2, route.provider.id)
             req = FimRequest(
-                prefix=w.prefix,
-                suffix=w.suffix,
+                prefix=prefix,
+                suffix=suffix,
                 max_tokens=cfg.max_tokens,
                 temperature=cfg.temperature,
                 stop=stop,

@@ -17,6 +17,7 @@ from llm_lsp.routing.select import TASK_CAPABILITY, split_model_id
 from llm_lsp.routing.status import model_json, providers_json, route_json, status_json, status_text
 
 if TYPE_CHECKING:
+    from llm_lsp.routing.router import Router
     from llm_lsp.server import LlmLanguageServer
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,14 @@ class ModelsParams(Params):
     refresh: bool = False
 
 
+class DocumentRef(Params):
+    uri: str
+
+
+class StatusParams(Params):
+    text_document: DocumentRef | None = None
+
+
 class SelectParams(Params):
     task: Literal["completion", "chat", "edit", "embed"]
     model: str
@@ -86,8 +95,9 @@ def parse(model: type[Params], params: Any) -> Any:
 def register(server: LlmLanguageServer) -> None:
     state = {"pending": None}
 
-    def router():
-        return server.services.router
+    def router(uri: str | None = None) -> Router:
+        """The router of that document's folder (the first folder's when no document is named)."""
+        return server.for_document(uri)[1].router
 
     def notify_status_soon() -> None:
         """Debounced: a burst of changes (discovery of several providers) sends one notification."""
@@ -124,7 +134,8 @@ def register(server: LlmLanguageServer) -> None:
 
     @server.feature(STATUS)
     async def status(params: Any) -> dict[str, Any]:
-        return await status_json(router())
+        p = parse(StatusParams, params)
+        return await status_json(router(p.text_document.uri if p.text_document else None))
 
     @server.feature(SELECT_MODEL)
     async def select_model(params: Any) -> dict[str, Any]:

@@ -147,6 +147,7 @@ class ProviderSettings:
     timeout_s: float = 30.0
     connect_timeout_s: float = 2.0
     fim_mode: str = "auto"  # auto | native | template | chat
+    local: bool | None = None  # None: loopback URLs are local
     extra_headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -172,6 +173,9 @@ class Provider(abc.ABC):
 
     @property
     def local(self) -> bool:
+        """Whether text sent here stays on this machine (configurable for tunnels and trusted LAN servers)."""
+        if self.settings.local is not None:
+            return self.settings.local
         return is_loopback_url(self.base_url)
 
     def headers(self) -> dict[str, str]:

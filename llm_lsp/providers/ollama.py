@@ -177,12 +177,14 @@ class OllamaProvider(Provider):
                 model=model,
             )
         async with open_stream(self, "/api/generate", payload, model=model) as resp:
+            final: Chunk | None = None
             async for obj in ndjson(self, resp, model):
                 if obj.get("done"):
-                    yield _final(obj, obj.get("response") or "")
-                    return
-                if obj.get("response"):
+                    final = _final(obj, obj.get("response") or "")
+                elif obj.get("response") and final is None:
                     yield Chunk(obj["response"])
+            # Read to the end of the body before the last chunk, so the connection goes back to the pool.
+            yield final or Chunk(finish_reason="stop")
 
     async def stream_chat(self, model: str, req: ChatRequest) -> AsyncGenerator[Chunk, None]:
         payload = {
@@ -192,13 +194,14 @@ class OllamaProvider(Provider):
             "options": self._options(req.max_tokens, req.temperature, req.stop),
         }
         async with open_stream(self, "/api/chat", payload, model=model) as resp:
+            final: Chunk | None = None
             async for obj in ndjson(self, resp, model):
                 text = (obj.get("message") or {}).get("content") or ""
                 if obj.get("done"):
-                    yield _final(obj, text)
-                    return
-                if text:
+                    final = _final(obj, text)
+                elif text and final is None:
                     yield Chunk(text)
+            yield final or Chunk(finish_reason="stop")
 
 
 def _msg(m: ChatMessage) -> dict[str, str]:

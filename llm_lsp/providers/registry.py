@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shlex
+import subprocess
 from collections.abc import Mapping
 
 import httpx
@@ -50,9 +52,10 @@ def build_providers(
             id=pid,
             kind=kind,
             base_url=url,
-            api_key=api_key(pid, kind, cfg.api_key_env, env),
+            api_key=_key(pid, kind, cfg.api_key_env, cfg.api_key_command, env, problems),
             timeout_s=cfg.timeout_ms / 1000.0,
             fim_mode=cfg.fim_mode,
+            local=cfg.local,
         )
         register_secret(ps.api_key)
         out[pid] = KINDS[kind](ps, http)
@@ -65,3 +68,22 @@ def _is_http_url(url: str) -> bool:
     except (httpx.InvalidURL, TypeError):
         return False
     return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+def _key(
+    pid: str, kind: str, key_env: str | None, command: str | None, env: Mapping[str, str] | None, problems: list[str]
+) -> str | None:
+    """The provider's key: from a command (user configuration only), or from the named environment variable."""
+    if key_env == "":
+        return None  # explicitly keyless (e.g. a provider an untrusted workspace file defined)
+    if command:
+        try:
+            out = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"providers.{pid}.apiKeyCommand: could not run it ({type(exc).__name__})")
+            return None
+        if out.returncode != 0 or not out.stdout.strip():
+            problems.append(f"providers.{pid}.apiKeyCommand: exited with {out.returncode} and printed no key")
+            return None
+        return out.stdout.strip()
+    return api_key(pid, kind, key_env, env)

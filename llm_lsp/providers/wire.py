@@ -197,9 +197,13 @@ async def sse(resp: httpx.Response) -> AsyncIterator[SseEvent]:
 
 async def sse_json(provider: Provider, resp: httpx.Response, model: str | None) -> AsyncIterator[dict[str, Any]]:
     """SSE events decoded as JSON objects, stopping at ``[DONE]``; error events raise."""
+    done = False
     async for ev in sse(resp):
+        if done:
+            continue  # read to the end of the body, so the connection goes back to the pool
         if ev.data.strip() == "[DONE]":
-            return
+            done = True
+            continue
         obj = parse_json(provider, ev.data, model)
         if not isinstance(obj, dict):
             raise BadResponse(f"{provider.id}: unexpected event {ev.data[:120]!r}", provider=provider.id)

@@ -61,8 +61,11 @@ class Router:
         providers: dict[str, Provider],
         routes: dict[str, list[str]],
         clock: Callable[[], float] = time.monotonic,
+        *,
+        local_only: bool = False,
     ) -> None:
         self.providers = providers
+        self.local_only = local_only  # privacy.mode = "local-only": providers that are not local are never used
         self.routes = routes  # task -> configured candidate specs
         self.overrides: dict[str, str] = {}  # task -> model chosen in this session (llm-lsp/selectModel)
         self.health = {pid: Health() for pid in providers}
@@ -92,6 +95,8 @@ class Router:
         for spec in self.specs(task):
             for info in await self._resolve_spec(spec, capability):
                 if info.id in seen or info.provider not in self.providers:
+                    continue
+                if self.local_only and not self.providers[info.provider].local:
                     continue
                 if healthy_only and not self.health[info.provider].usable:
                     continue
@@ -141,11 +146,17 @@ class Router:
             )
         raise NoRoute(self._nothing_message(task), provider="router")
 
+    def _privacy_note(self) -> str:
+        skipped = self.skipped_for_privacy()
+        return f" ({', '.join(skipped)} skipped: privacy.mode is local-only)" if skipped else ""
+
     def _nothing_message(self, task: str) -> str:
         where = ", ".join(f"{p.id} ({p.base_url})" for p in self.providers.values()) or "no providers configured"
         found = [m.id for ms in self.inventory.values() for m in ms][:8]
         need = TASK_CAPABILITY[task]
         specs = ", ".join(self.specs(task))
+        if self.skipped_for_privacy():
+            specs += self._privacy_note()
         if found:
             return (
                 f"no model for {task} (candidates: {specs}): none of the discovered models ({', '.join(found)}) "
@@ -246,6 +257,13 @@ class Router:
                 log.exception("background probe failed")
 
     # ------------------------------------------------------------------ discovery
+
+    def close(self) -> None:
+        for pending in list(self._discovering.values()):
+            pending.cancel()
+
+    def skipped_for_privacy(self) -> list[str]:
+        return [pid for pid, p in self.providers.items() if self.local_only and not p.local]
 
     async def _ensure_inventory(self) -> None:
         missing = [pid for pid in self.providers if pid not in self.inventory and self.health[pid].usable]

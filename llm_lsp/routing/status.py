@@ -41,6 +41,8 @@ def providers_json(router: Router) -> list[dict[str, Any]]:
         }
         if h.last_error and h.status.value != "available":
             item["lastError"] = h.last_error
+        if pid in router.skipped_for_privacy():
+            item["skipped"] = "privacy.mode is local-only: this provider is not local"
         out.append(item)
     return out
 
@@ -79,7 +81,11 @@ async def status_json(router: Router) -> dict[str, Any]:
             continue
         routes[task] = route_json(task, usable, everything, router)
     events = [{"task": e.task, "message": e.text, "at": e.at} for e in router.events]
-    return {"routes": routes, "providers": providers_json(router), "recentEvents": events}
+    privacy = {
+        "mode": "local-only" if router.local_only else "default",
+        "skippedProviders": router.skipped_for_privacy(),
+    }
+    return {"routes": routes, "providers": providers_json(router), "recentEvents": events, "privacy": privacy}
 
 
 def status_text(status: dict[str, Any]) -> str:

@@ -68,5 +68,16 @@ def test_slow_model_raises_the_margin_and_limits_hold():
     d.observe_latency(4000)
     assert d.delay_ms() > fast
     for i in range(10):
-        d.observe_keystroke("doc", 10 + i * 0.9)
+        d.observe_keystroke("doc", 10 + i * 0.45)
     assert d.delay_ms() == 300
+
+
+def test_pauses_between_words_do_not_stretch_the_debounce():
+    d = AdaptiveDebounce(min_ms=25, max_ms=300)
+    t = 0.0
+    for _ in range(4):  # words of 8 keys at 80 ms, 0.55 s apart
+        for _ in range(8):
+            d.observe_keystroke("doc", t)
+            t += 0.08
+        t += 0.55
+    assert d.delay_ms() < 100
