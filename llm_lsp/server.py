@@ -75,8 +75,11 @@ class LlmLanguageServer(LanguageServer):
                 services.stop()
         self.folders = folders
         if self.ready:  # before initialized, problems wait: the client cannot be shown anything yet
-            for _, services in folders.values():
-                services.start(self.status_changed)
+            # Documents outside every folder are rare: their services start when one is used, so that they
+            # never contact a provider that every folder's settings (e.g. local-only) keep out.
+            for key, (_, services) in folders.items():
+                if key is not None or len(folders) == 1:
+                    services.start(self.status_changed)
             self.status_changed()
             self.report_problems()
 
@@ -101,8 +104,12 @@ class LlmLanguageServer(LanguageServer):
         return best
 
     def for_document(self, uri: str | None) -> tuple[FolderSettings, Services]:
-        key = self.folder_of(uri) if uri else None
-        return self.folders.get(key) or self.folders[None]
+        """The settings and services of a document's folder (of the first folder when no document is named)."""
+        key = self.folder_of(uri) if uri else next(iter(self.folders))
+        fs, services = self.folders.get(key) or self.folders[None]
+        if self.ready:
+            services.start(self.status_changed)
+        return fs, services
 
     # ---- messages
 

@@ -108,16 +108,19 @@ def register(server: LlmLanguageServer) -> None:
             watchers = [types.FileSystemWatcher(glob_pattern=f"**/{WORKSPACE_FILE}")]
             watchers.append(types.FileSystemWatcher(glob_pattern=str(config.user.path)))
             try:
-                await server.client_register_capability_async(
-                    types.RegistrationParams(
-                        registrations=[
-                            types.Registration(
-                                id="llm-lsp-config-files",
-                                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                                register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
-                            )
-                        ]
-                    )
+                await asyncio.wait_for(
+                    server.client_register_capability_async(
+                        types.RegistrationParams(
+                            registrations=[
+                                types.Registration(
+                                    id="llm-lsp-config-files",
+                                    method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                                    register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
+                                )
+                            ]
+                        )
+                    ),
+                    5.0,
                 )
                 return
             except Exception as exc:

@@ -119,8 +119,10 @@ def register(server: LlmLanguageServer) -> None:
         r = router()
         if p.provider is not None and p.provider not in r.providers:
             raise JsonRpcInvalidParams(f"unknown provider {p.provider!r}; known: {', '.join(r.providers)}")
-        if p.refresh or not r.inventory:
+        if p.refresh:
             await r.discover([p.provider] if p.provider else None)
+        else:
+            await r.settle()
         found = [m for pid in r.providers for m in r.inventory.get(pid, [])]
         if p.provider:
             found = [m for m in found if m.provider == p.provider]

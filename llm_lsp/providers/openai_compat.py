@@ -48,6 +48,12 @@ class OpenAICompatProvider(Provider):
     def kind_label(self) -> str:
         return "OpenAI-compatible server"
 
+    @property
+    def base_url(self) -> str:
+        """The server root: a base URL written the OpenAI way (``.../v1``) works too."""
+        url = self.settings.base_url.rstrip("/")
+        return url[:-3] if url.endswith("/v1") else url
+
     async def list_models(self) -> list[ModelInfo]:
         body = await get_json(self, self.models_path)
         data = body.get("data") or []  # Ollama answers "data": null when it has no models

@@ -96,7 +96,7 @@ class Router:
             for info in await self._resolve_spec(spec, capability):
                 if info.id in seen or info.provider not in self.providers:
                     continue
-                if self.local_only and not self.providers[info.provider].local:
+                if not self.allowed(info.provider):
                     continue
                 if healthy_only and not self.health[info.provider].usable:
                     continue
@@ -110,8 +110,8 @@ class Router:
             known = {m.name: m for m in self.inventory.get(provider_id, [])}
             if name in known:
                 return [known[name]]
-            if not self.health[provider_id].usable:
-                # Keep the candidate so that status can show it; routing skips it by health.
+            if not self.health[provider_id].usable or not self.allowed(provider_id):
+                # Keep the candidate so that status can show it; routing skips it (health, privacy).
                 return [ModelInfo(provider_id, name, local=self.providers[provider_id].local)]
             try:
                 info = await self.providers[provider_id].model_info(name)
@@ -230,7 +230,7 @@ class Router:
     async def probe_due(self) -> None:
         """Re-probe providers whose backoff has expired; a recovered one gets its inventory refreshed."""
         now = self.clock()
-        due = [p for pid, p in self.providers.items() if self.health[pid].probe_due(now)]
+        due = [p for pid, p in self.providers.items() if self.health[pid].probe_due(now) and self.allowed(pid)]
         await asyncio.gather(*(self._probe(p) for p in due))
 
     async def _probe(self, provider: Provider) -> None:
@@ -263,16 +263,30 @@ class Router:
             pending.cancel()
 
     def skipped_for_privacy(self) -> list[str]:
-        return [pid for pid, p in self.providers.items() if self.local_only and not p.local]
+        return [pid for pid in self.providers if not self.allowed(pid)]
+
+    async def settle(self) -> None:
+        """Wait for discoveries in flight, and discover providers never listed yet (a request for the inventory
+        must not answer with half of it while a slower server is still being asked)."""
+        pending = list(self._discovering.values())
+        if pending:
+            await asyncio.gather(*(asyncio.shield(p) for p in pending), return_exceptions=True)
+        await self._ensure_inventory()
+
+    def allowed(self, pid: str) -> bool:
+        """local-only: a provider that is not local is never contacted, not even to list its models."""
+        return not (self.local_only and not self.providers[pid].local)
 
     async def _ensure_inventory(self) -> None:
-        missing = [pid for pid in self.providers if pid not in self.inventory and self.health[pid].usable]
+        missing = [
+            pid for pid in self.providers if pid not in self.inventory and self.health[pid].usable and self.allowed(pid)
+        ]
         if missing:
             await self.discover(missing)
 
     async def discover(self, provider_ids: list[str] | None = None) -> list[ModelInfo]:
         """Refresh the inventory of these providers (all by default); concurrent callers share one request."""
-        ids = list(self.providers) if provider_ids is None else provider_ids
+        ids = [pid for pid in (list(self.providers) if provider_ids is None else provider_ids) if self.allowed(pid)]
         if provider_ids is None:
             self._last_discovery = self.clock()
         await asyncio.gather(*(self._discover_one(pid) for pid in ids))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +20,14 @@ from tests.emulators import LMStudioEmulator, OllamaEmulator
 _SCRUB = ("OLLAMA_", "LM_STUDIO_", "LMSTUDIO_", "LM_API_TOKEN", "OPENAI_", "LLAMA_API_KEY")
 
 
+_NO_USER_CONFIG = os.path.join(tempfile.gettempdir(), "llm-lsp-tests-no-user-config.toml")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without model-server variables, and with no user configuration file
+    (a developer's own ~/.config/llm-lsp/config.toml must not change what the tests see)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    env["LLM_LSP_CONFIG"] = _NO_USER_CONFIG
     env.update(extra)
     return env
 
@@ -39,6 +47,7 @@ async def lsp(
     encodings: list[str] | None = None,
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
+    folders: list[str] | None = None,
 ) -> AsyncIterator[LanguageClient]:
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "llm_lsp", *(args or [])], server_env=env or clean_env()
@@ -47,7 +56,12 @@ async def lsp(
     caps = client_capabilities(client)
     if encodings is not None:
         caps.general = types.GeneralClientCapabilities(position_encodings=encodings)
-    result = await lc.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=init_options))
+    workspace_folders = [types.WorkspaceFolder(uri=Path(f).as_uri(), name=Path(f).name) for f in folders or []]
+    result = await lc.initialize_session(
+        types.InitializeParams(
+            capabilities=caps, initialization_options=init_options, workspace_folders=workspace_folders or None
+        )
+    )
     lc.init_result = result  # type: ignore[attr-defined]
     try:
         yield lc

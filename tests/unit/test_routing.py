@@ -170,3 +170,23 @@ def test_all_unavailable_is_a_clear_error_without_network():
         assert ps["p0"].opened == opened
 
     asyncio.run(go())
+
+
+class SlowProvider(FakeProvider):
+    async def list_models(self):
+        await asyncio.sleep(0.2)
+        return await super().list_models()
+
+
+def test_settle_waits_for_a_slow_discovery():
+    async def go():
+        providers = {"fast": FakeProvider("fast", "ok"), "slow": SlowProvider("slow", "ok")}
+        router = Router(providers, {})
+        background = asyncio.ensure_future(router.discover())
+        await asyncio.sleep(0.05)  # the fast one is listed, the slow one is still being asked
+        assert "fast" in router.inventory and "slow" not in router.inventory
+        await router.settle()
+        assert set(router.inventory) == {"fast", "slow"}
+        await background
+
+    asyncio.run(go())
