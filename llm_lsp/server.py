@@ -63,11 +63,11 @@ class LlmLanguageServer(LanguageServer):
         folders: dict[str | None, tuple[FolderSettings, Services]] = {}
         for folder in [*self.config.folder_files, None]:
             fs = self.config.build(folder)
-            services = (
-                old.get(fs.key)
-                or next((s for f, s in folders.values() if f.key == fs.key), None)
-                or Services(fs.settings, self.http)
-            )
+            services = old.get(fs.key) or next((s for f, s in folders.values() if f.key == fs.key), None)
+            if services is None:
+                services = Services(fs.settings, self.http)
+                if folder in self.folders:  # selections made in this session survive a reload
+                    services.router.overrides = dict(self.folders[folder][1].router.overrides)
             folders[folder] = (fs, services)
         kept = {id(s) for _, s in folders.values()}
         for services in old.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lsprotocol import types
@@ -11,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from llm_lsp.config.files import WORKSPACE_FILE
 from llm_lsp.config.model import TASKS
+from llm_lsp.config.tomledit import set_key
 from llm_lsp.providers.base import ProviderError
 from llm_lsp.routing.select import TASK_CAPABILITY, split_model_id
 from llm_lsp.routing.status import model_json, providers_json, route_json, status_json, status_text
@@ -68,6 +71,8 @@ class StatusParams(Params):
 class SelectParams(Params):
     task: Literal["completion", "chat", "edit", "embed"]
     model: str
+    scope: Literal["session", "workspace"] = "session"
+    text_document: DocumentRef | None = None
 
 
 class EmbedParams(Params):
@@ -142,10 +147,34 @@ def register(server: LlmLanguageServer) -> None:
     @server.feature(SELECT_MODEL)
     async def select_model(params: Any) -> dict[str, Any]:
         p = parse(SelectParams, params)
-        return await select(p.task, p.model)
+        uri = p.text_document.uri if p.text_document else None
+        route = await select(p.task, p.model, uri)
+        if p.scope == "workspace":
+            return await persist(p.task, p.model, uri)
+        return route
 
-    async def select(task: str, model: str) -> dict[str, Any]:
-        r = router()
+    async def persist(task: str, model: str, uri: str | None) -> dict[str, Any]:
+        """Write the selection into the folder's .llm-lsp.toml (first candidate of routes.<task>) and reload."""
+        folder = server.folder_of(uri) if uri else next(iter(server.config.folder_files), None)
+        if folder is None:
+            raise JsonRpcInvalidParams('scope "workspace" needs a workspace folder (name a textDocument inside one)')
+        path = Path(folder) / WORKSPACE_FILE
+        try:
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            current = (server.config.folder_files[folder].data.get("routes") or {}).get(task) or []
+            specs = [model] + [s for s in ([current] if isinstance(current, str) else current) if s != model]
+            path.write_text(set_key(text, "routes", task, specs), encoding="utf-8")
+        except OSError as exc:
+            raise ProviderRequestError(f"cannot write {path}: {exc.strerror}") from None
+        log.info("%s model %s saved to %s", task, model, path)
+        server.config.reread()
+        server.rebuild()
+        r = router(uri or (path.parent / "_").as_uri())
+        r.overrides.pop(task, None)
+        return route_json(task, await r.candidates(task), await r.candidates(task, healthy_only=False), r)
+
+    async def select(task: str, model: str, uri: str | None = None) -> dict[str, Any]:
+        r = router(uri)
         provider_id, name = split_model_id(model, list(r.providers))
         if (
             model != "auto"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.e2e.conftest import clean_env
 
@@ -89,3 +90,33 @@ def test_models_with_nothing_running_says_so():
     r = run("models", env=env)
     assert r.returncode == 1
     assert "no models found" in r.stderr
+
+
+def test_config_shows_every_value_with_its_origin(tmp_path):
+    user = tmp_path / "user.toml"
+    user.write_text('[completion]\nmax_tokens = 64\n[providers.ollama]\nbaseUrl = "http://127.0.0.1:1"\n')
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".llm-lsp.toml").write_text("[completion]\ntemperature = 0.4\ndebounceMs = -1\n")
+    env = clean_env(LLM_LSP_CONFIG=str(user), OLLAMA_MODEL="qwen2.5-coder:1.5b")
+    r = run("config", "--folder", str(repo), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["settings"]["completion.maxTokens"] == 64 and out["origins"]["completion.maxTokens"] == str(user)
+    assert out["settings"]["completion.temperature"] == 0.4
+    assert out["origins"]["completion.temperature"] == str(repo / ".llm-lsp.toml")
+    assert out["origins"]["completion.model"] == "environment"
+    assert out["origins"]["completion.cacheSize"] == "default"
+    assert any(".llm-lsp.toml:3 completion.debounceMs" in p for p in out["problems"])
+    assert out["trusted"] is False
+    r = run("config", "--folder", str(repo), "--model", "ollama/x", env=env)
+    assert r.returncode == 0
+    assert "command line" in r.stdout and "completion.model" in r.stdout
+
+
+def test_schema_matches_the_shipped_file():
+    r = run("schema")
+    assert r.returncode == 0
+    shipped = json.loads((Path(__file__).parents[2] / "editors" / "llm-lsp.schema.json").read_text())
+    assert json.loads(r.stdout) == shipped, "run: llm-lsp schema > editors/llm-lsp.schema.json"
+    assert "completion" in shipped["properties"] and "trustedFolders" in shipped["properties"]

@@ -333,3 +333,34 @@ async def test_trusted_folder_may_override(tmp_path):
             uri = open_doc(lc, SRC, uri=(repo / "m.py").as_uri())
             assert texts(await inline(lc, uri, end_of(SRC))) == ["from_proxy"]
             assert lc.messages == []
+
+
+async def test_select_model_persists_to_the_workspace_file(two, tmp_path):
+    a, b = two
+    folder = tmp_path / "w"
+    cfg = write(
+        folder / ".llm-lsp.toml",
+        "# my project\n" + f'[providers.ollama]\nbaseUrl = "{a.url}"\n'
+        f'[providers.other]\nkind = "ollama"\nbaseUrl = "{b.url}"\n',
+    )
+    async with lsp(base_opts(), folders=[str(folder)]) as lc:
+        uri = open_doc(lc, SRC, uri=(folder / "m.py").as_uri())
+        route = plain(
+            await lc.protocol.send_request_async(
+                "llm-lsp/selectModel",
+                {
+                    "task": "completion",
+                    "model": "other/qwen2.5-coder:1.5b",
+                    "scope": "workspace",
+                    "textDocument": {"uri": uri},
+                },
+            )
+        )
+        assert route["model"] == "other/qwen2.5-coder:1.5b"
+        assert texts(await inline(lc, uri, end_of(SRC))) == ["from_b"]
+    text = cfg.read_text()
+    assert text.startswith("# my project\n") and 'completion = ["other/qwen2.5-coder:1.5b"]' in text
+    # A new session reads the saved choice.
+    async with lsp(base_opts(), folders=[str(folder)]) as lc:
+        uri = open_doc(lc, SRC, uri=(folder / "m.py").as_uri())
+        assert texts(await inline(lc, uri, end_of(SRC))) == ["from_b"]
