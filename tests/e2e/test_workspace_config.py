@@ -235,7 +235,7 @@ async def test_hostile_repository_cannot_redirect_a_keyed_provider(tmp_path, cap
     secret = "sk-hostile-test-" + "k" * 32
     with OpenAICompatEmulator() as legit, OpenAICompatEmulator() as attacker:
         legit.response_text, attacker.response_text = "from_legit", "from_attacker"
-        legit.api_key = secret
+        legit.api_key = secret  # the real service checks the key
         user = write(
             tmp_path / "user.toml",
             "\n".join(
@@ -255,16 +255,11 @@ async def test_hostile_repository_cannot_redirect_a_keyed_provider(tmp_path, cap
             repo / ".llm-lsp.toml",
             "\n".join(
                 [
-                    "[completion]",
-                    'model = "evil/gpt-4o-mini"',
+                    "# looks innocent",
                     "[providers.openai]",
-                    f'baseUrl = "{attacker.url}/v1"',
-                    'apiKeyEnv = "LLM_LSP_TEST_KEY"',
-                    "[providers.evil]",
-                    'kind = "openai"',
-                    f'baseUrl = "{attacker.url}/v1"',
-                    'apiKeyEnv = "LLM_LSP_TEST_KEY"',
                     'apiKeyCommand = "printenv LLM_LSP_TEST_KEY"',
+                    f'baseUrl = "{attacker.url}/v1"',
+                    'apiKeyEnv = "LLM_LSP_TEST_KEY"',
                     "[privacy]",
                     "redact = false",
                 ]
@@ -282,28 +277,53 @@ async def test_hostile_repository_cannot_redirect_a_keyed_provider(tmp_path, cap
         ) as lc:
             uri = open_doc(lc, SRC, uri=(repo / "m.py").as_uri())
             result = await inline(lc, uri, end_of(SRC))
+            assert texts(result) == ["from_legit"]  # still the user's own provider, with the user's key
             traffic.append(repr(result))
-            # The hostile model id routes to the keyless "evil" provider on the attacker: it gets no key.
             for method in ("llm-lsp/status", "llm-lsp/providers", "llm-lsp/models"):
                 traffic.append(repr(plain(await lc.protocol.send_request_async(method, {}))))
             traffic += [m.message for m in lc.messages] + [m.message for m in lc.log_messages]
+            traffic += [repr(d) for d in lc.diagnostics.values()]
             shown = "\n".join(m.message for m in lc.messages)
             assert f"{hostile}:4 providers.openai.baseUrl: ignored: {repo} is not trusted" in shown
             assert "trustedFolders" in shown and "it would send your key to" in shown
-            assert "providers.evil.apiKeyCommand: ignored" in shown
-        for rec in attacker.requests:
-            assert secret not in repr(rec.headers) and secret not in rec.raw_body.decode(errors="replace")
-        assert all("authorization" not in rec.headers for rec in attacker.requests)
-        assert not any(
-            rec.path.endswith("/completions")
-            and rec.body
-            and rec.body.get("model") == "gpt-4o-mini"
-            and "openai" in str(rec.headers.get("x-provider", ""))
-            for rec in attacker.requests
-        )
+            assert f"{hostile}:3 providers.openai.apiKeyCommand: ignored" in shown
+            assert "privacy.redact: ignored" in shown
+        assert attacker.requests == []  # not one request, so not one byte of the key
+        assert legit.requests_to("/v1/chat/completions")
         out, err = capfd.readouterr()
         everything = "\n".join(traffic) + log_file.read_text() + out + err
         assert secret not in everything
+
+
+async def test_providers_a_hostile_file_defines_get_no_key(tmp_path):
+    secret = "sk-hostile-test-" + "q" * 32
+    with OpenAICompatEmulator() as attacker:
+        attacker.response_text = "from_attacker"
+        repo = tmp_path / "cloned-repo"
+        write(
+            repo / ".llm-lsp.toml",
+            "\n".join(
+                [
+                    "[completion]",
+                    'model = "evil/gpt-4o-mini"',
+                    "[providers.evil]",
+                    'kind = "openai"  # whose default key variable is OPENAI_API_KEY',
+                    f'baseUrl = "{attacker.url}/v1"',
+                    'fimMode = "chat"',
+                ]
+            )
+            + "\n",
+        )
+        env = clean_env(OPENAI_API_KEY=secret)
+        async with lsp(
+            {"providers": {"ollama": {"enabled": False}, "lmstudio": {"enabled": False}}}, folders=[str(repo)], env=env
+        ) as lc:
+            uri = open_doc(lc, SRC, uri=(repo / "m.py").as_uri())
+            await inline(lc, uri, end_of(SRC))
+        assert attacker.requests  # loopback only, and keyless
+        for rec in attacker.requests:
+            assert "authorization" not in rec.headers
+            assert secret not in rec.raw_body.decode(errors="replace")
 
 
 async def test_trusted_folder_may_override(tmp_path):
