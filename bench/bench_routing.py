@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -23,16 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsprotocol import types
 
-from tests.e2e.conftest import inline, lsp, open_doc
+from tests.e2e.conftest import dead_port, inline, lsp, open_doc
 from tests.emulators import OllamaEmulator
-
-
-def dead_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def pct(values: list[float], q: float) -> float:

@@ -251,6 +251,8 @@ async def _complete(args: argparse.Namespace) -> int:
 
 
 async def _models(args: argparse.Namespace) -> int:
+    from llm_lsp.routing.status import model_json
+
     services, _ = _services(args, find_folder(Path.cwd()))
     try:
         models = await services.router.discover()
@@ -261,21 +263,7 @@ async def _models(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                [
-                    {
-                        "id": m.id,
-                        "provider": m.provider,
-                        "name": m.name,
-                        "capabilities": sorted(m.capabilities),
-                        "contextLength": m.context_length,
-                        "loaded": m.loaded,
-                        "sizeBytes": m.size_bytes,
-                        "quantization": m.quantization,
-                        "family": m.family,
-                        "local": m.local,
-                    }
-                    for m in models
-                ],
+                [model_json(m) for m in models],
                 indent=2,
             )
         )

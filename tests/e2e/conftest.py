@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -69,6 +70,15 @@ async def lsp(
         with contextlib.suppress(Exception):
             await lc.shutdown_session()
         await lc.stop()
+
+
+def dead_port() -> int:
+    """A loopback port with nothing listening (connections are refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def open_doc(lc: LanguageClient, text: str, uri: str = "file:///tmp/demo.py", language: str = "python") -> str:

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 from lsprotocol import types
 
-from tests.e2e.conftest import end_of, inline, lsp, only, open_doc, texts
+from tests.e2e.conftest import dead_port, end_of, inline, lsp, only, open_doc, texts
 
 SRC = "def f(x):\n    "
-
-
-def dead_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def shown(lc) -> list[str]:
