@@ -57,9 +57,52 @@ async def run(emu: OllamaEmulator, with_dead: bool, n: int) -> tuple[float, list
     return first, times
 
 
+async def recovery(rounds: int) -> list[tuple[float, float]]:
+    """Kill the preferred server mid-session, then restart it: how long until a completion comes from the
+    fallback (after the kill) and from the preferred server again (after the restart)."""
+    out = []
+    with OllamaEmulator() as first, OllamaEmulator() as backup:
+        first.response_text, backup.response_text = "from_first", "from_backup"
+        opts = {
+            "completion": {"multiline": "never"},
+            "routes": {"completion": ["ollama/qwen2.5-coder:1.5b", "backup/qwen2.5-coder:1.5b"]},
+            "providers": {
+                "lmstudio": {"enabled": False},
+                "ollama": {"baseUrl": first.url},
+                "backup": {"kind": "ollama", "baseUrl": backup.url},
+            },
+        }
+        lines = [f"w{i} = " for i in range(2000)]
+        async with lsp(opts) as lc:
+            uri = open_doc(lc, "\n".join(lines))
+            n = 0
+
+            async def ask() -> str:
+                nonlocal n
+                n += 1
+                result = await inline(lc, uri, types.Position(line=n, character=len(lines[n])))
+                return str(result.items[0].insert_text) if result and result.items else ""
+
+            assert await ask() == "from_first"
+            for _ in range(rounds):
+                first.stop()
+                started = time.perf_counter()
+                while await ask() != "from_backup":
+                    pass
+                failover = (time.perf_counter() - started) * 1000
+                await asyncio.sleep(1.0)  # it is marked unavailable and re-probed with backoff meanwhile
+                first.start()
+                started = time.perf_counter()
+                while await ask() != "from_first" and time.perf_counter() - started < 30:
+                    await asyncio.sleep(0.05)
+                out.append((failover, (time.perf_counter() - started) * 1000))
+    return out
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     with OllamaEmulator() as emu:
         emu.response_text = "compute()"
@@ -76,6 +119,12 @@ async def main() -> None:
     ):
         print(f"{name:<52}{a:>14.2f}{b:>14.2f}{b / a:>8.2f}")
     print(f"requests served by the fallback in the dead-first run: {served} of {args.requests + 1}")
+    rounds = await recovery(args.rounds)
+    for i, (failover, back) in enumerate(rounds, 1):
+        print(
+            f"kill/restart round {i}: kill -> served by the fallback {failover:.1f} ms (the same request); "
+            f"restart -> preferred server serves again {back:.0f} ms"
+        )
 
 
 if __name__ == "__main__":
