@@ -304,6 +304,7 @@ class Router:
         provider = self.providers[pid]
         started = self.clock()
         try:
+            await provider.probe()  # fingerprint first: "not an Ollama server" says more than a 404 on /api/tags
             models = await provider.list_models()
         except ProviderError as exc:
             log.info("discovery: %s", exc.message)
