@@ -29,13 +29,27 @@ ruff check llm_lsp tests bench
 ruff format --check llm_lsp tests bench
 mypy
 
-echo "== tests: pytest"
-set +e
-python -m pytest -q -p no:cacheprovider "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure here" >&2
-  exit 1
+run_pytest() {  # pytest's exit code 5 (nothing collected) is a failure here
+  set +e
+  "$@"
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    return 1
+  fi
+  return "$status"
+}
+
+# The oldest Python we support, where the machine has it: the library and protocol tests once more.
+PY310="$(command -v python3.10 || true)"
+if [ -n "$PY310" ] && [ "${LLM_LSP_SKIP_PY310:-0}" != 1 ] && [ $# -eq 0 ]; then
+  echo "== tests: pytest on $("$PY310" --version) (unit, end to end)"
+  VENV310="${LLM_LSP_VENV310:-.venv310}"
+  [ -x "$VENV310/bin/python" ] || "$PY310" -m venv "$VENV310"
+  "$VENV310/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  run_pytest "$VENV310/bin/python" -m pytest -q -p no:cacheprovider tests/unit tests/e2e
 fi
-exit "$status"
+
+echo "== tests: pytest"
+run_pytest python -m pytest -q -p no:cacheprovider "$@"

@@ -221,20 +221,20 @@ def register(server: LlmLanguageServer) -> None:
         raise ProviderRequestError("; ".join(errors))
 
     @server.command(CMD_REFRESH)
-    async def refresh_models(*args: Any) -> dict[str, Any]:
+    async def refresh_models(*args: object) -> dict[str, Any]:
         found = await router().discover()
         text = f"llm-lsp: {len(found)} model(s) from {len(router().providers)} provider(s)"
         server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
         return {"models": [model_json(m) for m in found]}
 
     @server.command(CMD_STATUS)
-    async def show_status(*args: Any) -> dict[str, Any]:
+    async def show_status(*args: object) -> dict[str, Any]:
         status = await status_json(router())
         server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=status_text(status)))
         return status
 
     @server.command(CMD_SELECT)
-    async def select_command(*args: Any) -> dict[str, Any] | None:
+    async def select_command(*args: object) -> dict[str, Any] | None:
         """Offer the models that can do the task (default: completion) as buttons; apply the choice."""
         given = plain(list(args))
         task = given[0] if given and given[0] in TASKS else "completion"
