@@ -42,7 +42,13 @@ run_pytest() {  # pytest's exit code 5 (nothing collected) is a failure here
 }
 
 # The oldest Python we support, where the machine has it: the library and protocol tests once more.
-PY310="$(command -v python3.10 || true)"
+PY310=""
+for candidate in "$(command -v python3.10 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python; do
+  if [ -n "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' > /dev/null 2>&1; then
+    PY310="$candidate"
+    break
+  fi
+done
 if [ -n "$PY310" ] && [ "${LLM_LSP_SKIP_PY310:-0}" != 1 ] && [ $# -eq 0 ]; then
   echo "== tests: pytest on $("$PY310" --version) (unit, end to end)"
   VENV310="${LLM_LSP_VENV310:-.venv310}"
