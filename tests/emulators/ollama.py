@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from .base import Routes
+from .base import EmulatorBase, Routes
 from .generation import as_str_list, now
 from .http import JSON_TYPE, Conn, Reply, Request, Response, dumps
 from .ollama_models import DEFAULT_MODELS, OllamaModel, full_name, owner, param_count
@@ -153,20 +153,12 @@ class OllamaEmulator(OpenAIEndpoints):
             return self._oa_error(status, message)
         return go_response(status, {"error": message})
 
-    def _not_found(self, req: Request) -> Response:
-        return Response.text(404, "404 page not found")
-
-    def _method_not_allowed(self, req: Request) -> Response:
-        return Response.text(405, "405 method not allowed")
-
-    def _unauthorized(self, req: Request) -> Response:
-        return self._error(req, 401, "unauthorized")
-
-    def _bad_json(self, req: Request, message: str) -> Response:
-        return self._error(req, 400, message)
-
-    def _queue_full(self, req: Request) -> Response:
-        return self._error(req, 503, "server busy, please try again.  maximum pending requests exceeded")
+    # Ollama answers these like the base server does, not the OpenAI way that OpenAIEndpoints overrides them with.
+    _not_found = EmulatorBase._not_found
+    _method_not_allowed = EmulatorBase._method_not_allowed
+    _unauthorized = EmulatorBase._unauthorized
+    _bad_json = EmulatorBase._bad_json
+    _queue_full = EmulatorBase._queue_full
 
     def _oa_error_type(self, status: int) -> str:
         return {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
