@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from llm_lsp.server import create_server
 
-    server = create_server(base_layers(args))
+    server = create_server(config_set(args, None))
     logs.attach_to_server(server)
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

@@ -15,7 +15,7 @@ from pygls.uris import to_fs_path
 from llm_lsp import __version__
 from llm_lsp.completion.context import PositionError, position_to_offset
 from llm_lsp.completion.pipeline import CompletionInput, Suggestion
-from llm_lsp.config.sources import Layer, Problem
+from llm_lsp.config.sources import Problem, defaults_layer, env_layer
 from llm_lsp.config.workspace import ConfigSet, FolderSettings
 from llm_lsp.privacy import is_excluded
 from llm_lsp.providers.base import ProviderError
@@ -33,11 +33,9 @@ _MESSAGE_TYPES = {
 
 
 class LlmLanguageServer(LanguageServer):
-    def __init__(self, base_layers: list[Layer] | None = None, config: ConfigSet | None = None) -> None:
+    def __init__(self, config: ConfigSet | None = None) -> None:
         super().__init__(name="llm-lsp", version=__version__)
-        layers = base_layers or []
-        flags = next((data for source, data in layers if source == "command line"), {})
-        self.config = config or ConfigSet([(s, d) for s, d in layers if s != "command line"], flags)
+        self.config = config or ConfigSet([("defaults", defaults_layer()), ("environment", env_layer())])
         self.http = new_http_client()
         self.reporter = Reporter(self._show)
         self.ready = False
@@ -197,10 +195,10 @@ class LlmLanguageServer(LanguageServer):
         await self.http.aclose()
 
 
-def create_server(base_layers: list[Layer] | None = None, config: ConfigSet | None = None) -> LlmLanguageServer:
+def create_server(config: ConfigSet | None = None) -> LlmLanguageServer:
     from llm_lsp.features import completion, configuration, models
 
-    server = LlmLanguageServer(base_layers, config)
+    server = LlmLanguageServer(config)
     configuration.register(server)
     completion.register(server)
     models.register(server)

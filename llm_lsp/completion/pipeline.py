@@ -45,14 +45,6 @@ class Suggestion:
     latency_ms: float = 0.0
 
 
-@dataclass
-class Stats:
-    requests: int = 0
-    backend_requests: int = 0
-    cache_hits: int = 0
-    early_stops: int = 0
-
-
 class CompletionEngine:
     def __init__(self, router: Router, config: CompletionConfig, privacy: PrivacyConfig | None = None) -> None:
         self.router = router
@@ -60,7 +52,6 @@ class CompletionEngine:
         self.privacy = privacy or PrivacyConfig()
         self.cache = SuggestionCache(config.cache_size)
         self.debounce = AdaptiveDebounce(min_ms=config.debounce_min_ms, max_ms=config.debounce_max_ms)
-        self.stats = Stats()
         self._announced = ""
 
     async def complete(self, inp: CompletionInput) -> Suggestion | None:
@@ -69,7 +60,6 @@ class CompletionEngine:
         Raises ProviderError for failures the caller should report.
         """
         cfg = self.config
-        self.stats.requests += 1
         if inp.automatic:
             self.debounce.observe_keystroke(inp.key)
         routes = await self.router.route("completion")
@@ -82,7 +72,6 @@ class CompletionEngine:
         multiline = wants_multiline(win.line_prefix, win.line_suffix, cfg.multiline)
         cached = self.cache.get(primary.model_id, win.prefix, win.suffix)
         if cached is not None:
-            self.stats.cache_hits += 1
             return Suggestion(cached, primary.model_id, cached=True, multiline="\n" in cached)
         if inp.automatic:
             await asyncio.sleep(self.debounce_s())
@@ -133,7 +122,6 @@ class CompletionEngine:
     async def _generate(
         self, routes: list[Route], open_stream: Callable[[Route], AsyncGenerator[Chunk, None]], shaper: Shaper
     ) -> tuple[Route, str]:
-        self.stats.backend_requests += 1
         try:
             return await asyncio.wait_for(self._stream(routes, open_stream, shaper), self.config.timeout_ms / 1000.0)
         except asyncio.TimeoutError:
@@ -156,6 +144,5 @@ class CompletionEngine:
                 if chunk.finish_reason:
                     break
                 if shaper.done("".join(parts)):
-                    self.stats.early_stops += 1
                     break
         return served, "".join(parts)

@@ -61,19 +61,20 @@ def register(server: LlmLanguageServer) -> None:
         )
 
 
-def _snippet_support(server: LlmLanguageServer) -> bool:
+def _item_caps(server: LlmLanguageServer) -> types.ClientCompletionItemOptions | None:
     caps = server.client_capabilities
     td = caps.text_document if caps else None
     comp = td.completion if td else None
-    item = comp.completion_item if comp else None
+    return comp.completion_item if comp else None
+
+
+def _snippet_support(server: LlmLanguageServer) -> bool:
+    item = _item_caps(server)
     return bool(item and item.snippet_support)
 
 
 def _documentation(server: LlmLanguageServer, text: str) -> str | types.MarkupContent:
-    caps = server.client_capabilities
-    td = caps.text_document if caps else None
-    comp = td.completion if td else None
-    item = comp.completion_item if comp else None
+    item = _item_caps(server)
     if item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format:
         return types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{text}\n```")
     return text  # a plain string: every client takes that

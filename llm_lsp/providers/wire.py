@@ -76,28 +76,28 @@ def parse_json(provider: Provider, text: str, model: str | None) -> Any:
         ) from None
 
 
-async def get_text(provider: Provider, path: str) -> tuple[int, str]:
-    """GET a path and return (status, body text): for fingerprints."""
-    try:
-        resp = await provider.http.get(provider.base_url + path, headers=provider.headers(), timeout=provider.timeout())
-    except httpx.TimeoutException:
-        raise provider.timed_out(None) from None
-    except httpx.TransportError as exc:
-        raise provider.unreachable(exc) from None
-    return resp.status_code, resp.text
-
-
-async def get_json(provider: Provider, path: str, *, model: str | None = None, **kw: Any) -> Any:
-    """GET or POST (when ``json=`` is given) and return the decoded body; raise a ProviderError otherwise."""
+async def _request(provider: Provider, path: str, model: str | None, **kw: Any) -> httpx.Response:
+    """GET, or POST when ``json=`` is given; transport failures become ProviderErrors."""
     method = "POST" if "json" in kw else "GET"
     try:
-        resp = await provider.http.request(
+        return await provider.http.request(
             method, provider.base_url + path, headers=provider.headers(), timeout=provider.timeout(), **kw
         )
     except httpx.TimeoutException:
         raise provider.timed_out(model) from None
     except httpx.TransportError as exc:
         raise provider.unreachable(exc) from None
+
+
+async def get_text(provider: Provider, path: str) -> tuple[int, str]:
+    """GET a path and return (status, body text): for fingerprints."""
+    resp = await _request(provider, path, None)
+    return resp.status_code, resp.text
+
+
+async def get_json(provider: Provider, path: str, *, model: str | None = None, **kw: Any) -> Any:
+    """GET or POST (when ``json=`` is given) and return the decoded body; raise a ProviderError otherwise."""
+    resp = await _request(provider, path, model, **kw)
     text = resp.text
     body: Any = None
     try:

@@ -42,9 +42,3 @@ def expand(
         return rank([m for m in inventory.get(provider_id, []) if capability in m.capabilities], task)
     # A bare name: whichever provider has it.
     return [m for pid in provider_ids for m in inventory.get(pid, []) if m.name == spec]
-
-
-def pick_fim_model(models: list[ModelInfo]) -> ModelInfo | None:
-    """The model ``auto`` picks for completion."""
-    ranked = rank([m for m in models if "fim" in m.capabilities], "completion")
-    return ranked[0] if ranked else None

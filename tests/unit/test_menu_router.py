@@ -1,6 +1,6 @@
 from llm_lsp.completion.menu import escape_snippet, menu_item
 from llm_lsp.providers.base import ModelInfo
-from llm_lsp.routing.select import pick_fim_model, split_model_id
+from llm_lsp.routing.select import expand, split_model_id
 
 
 def test_menu_item_covers_the_typed_word_and_escapes_snippets():
@@ -43,5 +43,6 @@ def test_pick_prefers_local_native_loaded_fim():
     b = ModelInfo("ollama", "starcoder", frozenset({"fim"}), native_fim=False)
     c = ModelInfo("ollama", "qwen-coder", frozenset({"fim"}), native_fim=True, loaded=False)
     d = ModelInfo("remote", "qwen-coder", frozenset({"fim"}), native_fim=True, loaded=True, local=False)
-    assert pick_fim_model([a, b, c, d]) is c
-    assert pick_fim_model([a]) is None
+    inventory = {"p": [a, b, c, d]}
+    assert expand("auto", "fim", inventory, ["p"], "completion")[0] is c
+    assert expand("auto", "fim", {"p": [a]}, ["p"], "completion") == []
