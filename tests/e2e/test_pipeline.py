@@ -11,7 +11,10 @@ from pygls.exceptions import JsonRpcException
 
 from tests.e2e.conftest import end_of, inline, lsp, only, open_doc, texts
 
-LONG = " ".join(f"value_{i} +" for i in range(200))  # ~600 tokens: seconds of generation at 10 ms a token
+# ~8000 tokens; with maxTokens 4000 a generation runs 40 s at 10 ms a token, so "stopped in the first quarter" leaves
+# a 10 s margin for a loaded machine (one CI run stalled 0.7 s when the whole generation was only 1.3 s long).
+LONG = " ".join(f"value_{i} +" for i in range(2000))
+LONG_TOKENS = 4000
 
 
 def opts(emu, **completion):
@@ -24,7 +27,7 @@ def opts(emu, **completion):
 async def test_newer_request_supersedes_and_closes_the_upstream_stream(ollama):
     ollama.response_text = LONG
     ollama.token_delay = 0.01
-    async with lsp(opts(ollama)) as lc:
+    async with lsp(opts(ollama, maxTokens=LONG_TOKENS)) as lc:
         uri = open_doc(lc, "x = ")
         first = asyncio.ensure_future(inline(lc, uri, end_of("x = ")))
         assert await ollama.wait_for_async(lambda: ollama.generations and ollama.generations[0].tokens_sent >= 3)
